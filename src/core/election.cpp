@@ -1,0 +1,200 @@
+// The election rules: pre-vote, random ballots, one vote per term, leader
+// heartbeats and check-quorum. docs/protocol.md states the same rules in
+// prose; each function names the rule it implements.
+#include <algorithm>
+
+#include "core/node.hpp"
+
+namespace relay::core {
+
+using proto::Role;
+
+namespace {
+
+// Ballots are ordered by value, then by the lower node id, so that two equal
+// draws still give every voter the same favourite.
+bool better_ballot(std::uint64_t ballot_a, NodeId id_a, std::uint64_t ballot_b, NodeId id_b) {
+  return ballot_a != ballot_b ? ballot_a > ballot_b : id_a < id_b;
+}
+
+}  // namespace
+
+void Node::on_election_tick() {
+  if (now_ >= next_heartbeat_at_) {
+    publish_own_state();
+    next_heartbeat_at_ = now_ + options_.heartbeat_ticks;
+  }
+  switch (role_) {
+    case Role::leader:
+      check_quorum();
+      return;
+    case Role::candidate: {
+      const auto vote_window_ticks = std::max<std::uint64_t>(
+          1, std::min(2 * options_.heartbeat_ticks, options_.election_timeout_ticks / 2));
+      if (durable_.voted_for == proto::kNoNode && now_ - term_started_at_ >= vote_window_ticks) {
+        cast_vote();
+      }
+      break;
+    }
+    case Role::follower:
+    case Role::pre_candidate:
+      break;
+  }
+  // A follower whose leader went silent, or an election that decided
+  // nothing: ask for a new term (a new pre-vote round).
+  if (role_ != Role::leader && now_ >= election_deadline_) start_pre_vote();
+}
+
+// Everything a node repeats every heartbeat interval. Repetition is what
+// makes PUB/SUB usable for elections: a subscriber that connected late, or a
+// message that was lost, is covered by the next round.
+void Node::publish_own_state() {
+  publish(proto::Heartbeat{durable_.term, options_.self, role_, leader_});
+  if (role_ == Role::pre_candidate) publish(proto::PreVote{pre_vote_term_, options_.self});
+  if (role_ == Role::candidate) {
+    publish(proto::Ballot{durable_.term, options_.self, my_ballot_});
+    if (durable_.voted_for != proto::kNoNode) {
+      publish(proto::Vote{durable_.term, options_.self, durable_.voted_for});
+    }
+  }
+}
+
+// Rule "pre-vote": before touching its durable term, a node asks whether a
+// majority also misses the leader. A node cut off from a healthy cluster
+// never gets that majority, so it cannot push terms up or depose the leader.
+void Node::start_pre_vote() {
+  set_leader(proto::kNoNode);
+  pre_vote_term_ = durable_.term + 1;
+  pre_vote_grants_ = {options_.self};
+  reset_election_timer();
+  change_role(Role::pre_candidate, "leader silent");
+  publish(proto::PreVote{pre_vote_term_, options_.self});
+  if (pre_vote_grants_.size() >= majority()) start_election();
+}
+
+void Node::on_pre_vote(const proto::PreVote& message) {
+  if (message.from == options_.self || !is_member(message.from)) return;
+  if (message.term > durable_.term && !leader_is_alive()) {
+    publish(proto::PreVoteGrant{message.term, options_.self, message.from});
+  }
+}
+
+void Node::on_pre_vote_grant(const proto::PreVoteGrant& message) {
+  if (role_ != Role::pre_candidate || message.to != options_.self ||
+      message.term != pre_vote_term_ || !is_member(message.from)) {
+    return;
+  }
+  pre_vote_grants_.insert(message.from);
+  if (pre_vote_grants_.size() >= majority()) start_election();
+}
+
+void Node::start_election() { join_election(durable_.term + 1); }
+
+// Rule "ballots": every participant of a term draws one random 64-bit ballot
+// and publishes it until the term is decided.
+void Node::join_election(Term term) {
+  if (term < durable_.term) return;
+  if (term == durable_.term && (role_ == Role::candidate || leader_ != proto::kNoNode)) return;
+  adopt_term(term, "new term");
+  ballots_.clear();
+  votes_for_me_.clear();
+  my_ballot_ = random_.next();
+  ballots_[options_.self] = my_ballot_;
+  term_started_at_ = now_;
+  ++elections_;
+  reset_election_timer();
+  change_role(Role::candidate, "election");
+  publish(proto::Ballot{durable_.term, options_.self, my_ballot_});
+  if (durable_.voted_for != proto::kNoNode) {
+    publish(proto::Vote{durable_.term, options_.self, durable_.voted_for});
+  }
+}
+
+// Rule "one vote per term": the vote goes to the best ballot this node has
+// seen, and it is on disk before it is published. A node votes once every
+// participant's ballot is in, or after a short window, whichever is first.
+void Node::cast_vote() {
+  if (role_ != Role::candidate || durable_.voted_for != proto::kNoNode) return;
+  auto best = ballots_.begin();
+  for (auto it = ballots_.begin(); it != ballots_.end(); ++it) {
+    if (better_ballot(it->second, it->first, best->second, best->first)) best = it;
+  }
+  persist({durable_.term, best->first});
+  publish(proto::Vote{durable_.term, options_.self, best->first});
+  if (best->first == options_.self) {
+    votes_for_me_.insert(options_.self);
+    if (votes_for_me_.size() >= majority()) become_leader();
+  }
+}
+
+void Node::on_ballot(const proto::Ballot& message) {
+  if (message.from == options_.self || !is_member(message.from)) return;
+  if (message.term < durable_.term) return;
+  if (message.term > durable_.term && role_ != Role::leader && leader_is_alive()) return;
+  join_election(message.term);
+  if (role_ != Role::candidate || message.term != durable_.term) return;
+  ballots_[message.from] = message.ballot;
+  if (ballots_.size() == options_.members.size()) cast_vote();
+}
+
+// Rule "quorum": a candidate becomes leader with votes from a majority of the
+// configured nodes, never fewer.
+void Node::on_vote(const proto::Vote& message) {
+  if (message.from == options_.self || !is_member(message.from)) return;
+  if (message.term < durable_.term) return;
+  if (message.term > durable_.term) {
+    if (role_ != Role::leader && leader_is_alive()) return;
+    join_election(message.term);
+  }
+  if (role_ != Role::candidate || message.candidate != options_.self) return;
+  votes_for_me_.insert(message.from);
+  if (votes_for_me_.size() >= majority()) become_leader();
+}
+
+// Rule "heartbeats": a leader's heartbeat of a term at least ours makes us
+// its follower. Other heartbeats raise our term only when no leader is alive
+// for us (stability); a leader always steps down before a higher term, which
+// is how a node that got ahead of the cluster finds its way back.
+void Node::on_heartbeat(const proto::Heartbeat& message) {
+  if (message.from == options_.self || !is_member(message.from)) return;
+  if (message.term > durable_.term) {
+    const bool from_leader = message.role == Role::leader;
+    if (!from_leader && role_ != Role::leader && leader_is_alive()) return;
+    adopt_term(message.term, from_leader ? "newer leader" : "newer term");
+  }
+  if (message.term < durable_.term) return;
+
+  if (message.role == Role::leader) {
+    if (role_ == Role::leader) return;  // impossible by quorum; the invariant check reports it
+    if (role_ != Role::follower || leader_ != message.from) {
+      become_follower(message.from, "heard leader");
+    } else {
+      leader_heard_at_ = now_;
+      reset_election_timer();
+    }
+    return;
+  }
+  if (role_ == Role::leader) {
+    follower_heard_at_[message.from] = now_;
+  } else if (message.from == leader_) {
+    // Our leader says it no longer leads (it stepped down): look for the next.
+    set_leader(proto::kNoNode);
+    election_deadline_ = now_;
+  }
+}
+
+// Rule "check-quorum": a leader that has not heard a majority within an
+// election timeout steps down, so a leader cut off from the cluster stops
+// answering as if it still led.
+void Node::check_quorum() {
+  const auto timeout = options_.election_timeout_ticks;
+  if (now_ - leader_since_ < timeout) return;
+  std::size_t heard = 1;
+  for (const auto& [id, at] : follower_heard_at_) heard += now_ - at < timeout ? 1 : 0;
+  if (heard >= majority()) return;
+  set_leader(proto::kNoNode);
+  reset_election_timer();
+  change_role(Role::follower, "lost quorum");
+}
+
+}  // namespace relay::core

@@ -1,0 +1,104 @@
+// What goes into the core (events) and what comes out (actions).
+//
+// The core never touches a socket, a clock or a file. The shell turns frames
+// and elapsed time into events, calls Node::step, and carries out the actions
+// in order. Order matters: a Persist always precedes the messages that depend
+// on it, so the shell must finish each action before starting the next.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "proto/messages.hpp"
+
+namespace relay::core {
+
+using proto::NodeId;
+using proto::Term;
+
+// Where a client reply must go. Opaque to the core: the shell fills it when a
+// request arrives and reads it back when the reply leaves.
+struct ClientAddress {
+  std::string route;           // the ROUTER routing id of the client connection
+  bool has_delimiter = false;  // REQ-style envelope: the reply needs an empty frame too
+};
+
+// ---- events ----
+
+// Time passed. One tick is one millisecond in production; the simulator
+// chooses its own pace.
+struct Tick {
+  std::uint64_t ticks = 1;
+};
+
+// A message heard on the election channel (any peer's PUB).
+struct ElectionMessage {
+  proto::Message message;
+};
+
+// A message from a peer over the peer sockets. `from` is the peer's id as the
+// shell established it from the socket (routing id or connection), not as the
+// message claims.
+struct PeerMessage {
+  NodeId from = proto::kNoNode;
+  proto::Message message;
+};
+
+struct ClientMessage {
+  ClientAddress from;
+  proto::Message message;
+};
+
+using Event = std::variant<Tick, ElectionMessage, PeerMessage, ClientMessage>;
+
+// ---- actions ----
+
+// The node's durable promise: its term and its vote in that term. The shell
+// writes it to disk (atomically, synced) before the next action.
+struct DurableState {
+  Term term = 0;
+  NodeId voted_for = proto::kNoNode;
+
+  bool operator==(const DurableState&) const = default;
+};
+
+struct Persist {
+  DurableState state;
+};
+
+// Publish on this node's election channel.
+struct Publish {
+  proto::Message message;
+};
+
+// Send to a peer's peer ROUTER through this node's DEALER to it.
+struct SendToPeer {
+  NodeId to = proto::kNoNode;
+  proto::Message message;
+};
+
+// Answer a peer through this node's peer ROUTER (the peer's DEALER).
+struct ReplyToPeer {
+  NodeId to = proto::kNoNode;
+  proto::Message message;
+};
+
+struct ReplyToClient {
+  ClientAddress to;
+  proto::Message message;
+};
+
+// The node's role, term or leader changed; for logs and the monitor.
+struct RoleChanged {
+  proto::Role role = proto::Role::follower;
+  Term term = 0;
+  NodeId leader = proto::kNoNode;
+  std::string reason;
+};
+
+using Action = std::variant<Persist, Publish, SendToPeer, ReplyToPeer, ReplyToClient, RoleChanged>;
+using Actions = std::vector<Action>;
+
+}  // namespace relay::core

@@ -1,0 +1,161 @@
+// Dispatch, time, terms and roles. The election rules are in election.cpp,
+// the request path in relay.cpp.
+#include "core/node.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <utility>
+
+namespace relay::core {
+
+using proto::Role;
+
+Node::Node(Options options, DurableState durable, std::uint64_t seed)
+    : options_(std::move(options)), random_(seed), durable_(durable) {
+  std::sort(options_.members.begin(), options_.members.end());
+  checked_term_ = durable_.term;
+  checked_vote_ = durable_.voted_for;
+  reset_election_timer();
+}
+
+Actions Node::step(const Event& event) {
+  out_.clear();
+  std::visit(
+      [this](const auto& e) {
+        using E = std::decay_t<decltype(e)>;
+        if constexpr (std::is_same_v<E, Tick>) {
+          on_tick(e.ticks);
+        } else if constexpr (std::is_same_v<E, ElectionMessage>) {
+          on_election_message(e.message);
+        } else if constexpr (std::is_same_v<E, PeerMessage>) {
+          on_peer_message(e.from, e.message);
+        } else {
+          on_client_message(e.from, e.message);
+        }
+      },
+      event);
+  if (options_.check_invariants) {
+    if (auto broken = broken_invariant()) {
+      std::fprintf(stderr, "node %u: invariant broken: %s\n", options_.self, broken->c_str());
+      std::abort();
+    }
+    checked_term_ = durable_.term;
+    checked_vote_ = durable_.voted_for;
+  }
+  return std::move(out_);
+}
+
+void Node::on_tick(std::uint64_t ticks) {
+  if (leader_ == proto::kNoNode) leaderless_ticks_ += ticks;
+  now_ += ticks;
+  expire_pending();
+  on_election_tick();
+}
+
+void Node::on_election_message(const proto::Message& message) {
+  std::visit(
+      [this](const auto& m) {
+        using M = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<M, proto::PreVote>) on_pre_vote(m);
+        if constexpr (std::is_same_v<M, proto::PreVoteGrant>) on_pre_vote_grant(m);
+        if constexpr (std::is_same_v<M, proto::Ballot>) on_ballot(m);
+        if constexpr (std::is_same_v<M, proto::Vote>) on_vote(m);
+        if constexpr (std::is_same_v<M, proto::Heartbeat>) on_heartbeat(m);
+        // Anything else on the election channel is ignored: the shell counts it.
+      },
+      message);
+}
+
+void Node::on_peer_message(NodeId from, const proto::Message& message) {
+  if (!is_member(from)) return;
+  if (const auto* relay = std::get_if<proto::Relay>(&message)) {
+    on_relay(from, *relay);
+  } else if (const auto* reply = std::get_if<proto::RelayReply>(&message)) {
+    on_relay_reply(from, *reply);
+  }
+}
+
+void Node::on_client_message(const ClientAddress& from, const proto::Message& message) {
+  if (const auto* request = std::get_if<proto::ClientRequest>(&message)) {
+    on_client_request(from, *request);
+  } else if (const auto* status_request = std::get_if<proto::StatusRequest>(&message)) {
+    out_.push_back(ReplyToClient{from, status(status_request->request_id)});
+  } else {
+    proto::ClientReply reply;
+    reply.status = proto::Status::bad_request;
+    reply.received_by = options_.self;
+    reply.term = durable_.term;
+    reply.leader_hint = leader_;
+    reply.message = "expected client_request or status_request";
+    out_.push_back(ReplyToClient{from, std::move(reply)});
+  }
+}
+
+// Moves to a higher term as a follower with no vote and no known leader. The
+// new term is on disk before anything else this step produces.
+void Node::adopt_term(Term term, const char* reason) {
+  if (term <= durable_.term) return;
+  persist({term, proto::kNoNode});
+  pre_vote_grants_.clear();
+  ballots_.clear();
+  votes_for_me_.clear();
+  follower_heard_at_.clear();
+  seq_ = 0;
+  set_leader(proto::kNoNode);
+  change_role(Role::follower, reason);
+}
+
+void Node::persist(DurableState state) {
+  durable_ = state;
+  out_.push_back(Persist{state});
+}
+
+void Node::become_follower(NodeId leader, const char* reason) {
+  set_leader(leader);
+  leader_heard_at_ = now_;
+  reset_election_timer();
+  change_role(Role::follower, reason);
+  dispatch_pending();
+}
+
+void Node::become_leader() {
+  set_leader(options_.self);
+  follower_heard_at_.clear();
+  leader_since_ = now_;
+  seq_ = 0;
+  change_role(Role::leader, "won the election");
+  next_heartbeat_at_ = now_;  // announce at once: followers are waiting
+  publish_own_state();
+  dispatch_pending();
+}
+
+void Node::set_leader(NodeId leader) {
+  if (leader == leader_) return;
+  if (leader != proto::kNoNode) ++leader_changes_;
+  leader_ = leader;
+}
+
+void Node::change_role(Role role, const char* reason) {
+  role_ = role;
+  out_.push_back(RoleChanged{role_, durable_.term, leader_, reason});
+}
+
+void Node::reset_election_timer() {
+  const auto timeout = options_.election_timeout_ticks;
+  election_deadline_ = now_ + random_.between(timeout, 2 * timeout);
+}
+
+// True while this node has reason to believe a leader is serving: it is that
+// leader, or it heard the leader within the (minimum) election timeout. Such a
+// node refuses to help start a new term.
+bool Node::leader_is_alive() const {
+  if (role_ == Role::leader) return true;
+  return leader_ != proto::kNoNode && now_ - leader_heard_at_ < options_.election_timeout_ticks;
+}
+
+bool Node::is_member(NodeId id) const {
+  return std::binary_search(options_.members.begin(), options_.members.end(), id);
+}
+
+}  // namespace relay::core

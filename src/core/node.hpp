@@ -1,0 +1,162 @@
+// relay::core::Node — one cluster member as a deterministic state machine.
+//
+// Feed it one event at a time with step(); it returns what to do. Everything
+// that decides anything lives here: terms, pre-votes, ballots, votes, leader
+// heartbeats, check-quorum, relaying client requests to the leader and the
+// leader's answers. Given the same options, seed and events it produces the
+// same actions, which is what the unit tests and the simulator rely on.
+//
+// Ownership: the shell (src/transport) owns a Node and is the only caller.
+// Nothing here blocks, allocates without bound, or throws on bad input.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/events.hpp"
+#include "core/random.hpp"
+
+namespace relay::core {
+
+struct Options {
+  NodeId self = proto::kNoNode;
+  std::vector<NodeId> members;  // every configured node, self included
+  std::uint64_t heartbeat_ticks = 50;
+  std::uint64_t election_timeout_ticks = 300;  // randomized in [T, 2T)
+  std::uint64_t request_timeout_ticks = 2000;  // when the client names none
+  std::size_t max_pending = 10'000;            // requests waiting at this node
+  std::size_t dedup_capacity = 100'000;        // answered requests remembered
+  bool check_invariants = false;               // abort on a broken invariant
+};
+
+class Node {
+ public:
+  Node(Options options, DurableState durable, std::uint64_t seed);
+
+  Actions step(const Event& event);
+
+  // Read-only views for the shell, tests and the simulator.
+  NodeId id() const { return options_.self; }
+  proto::Role role() const { return role_; }
+  Term term() const { return durable_.term; }
+  NodeId leader() const { return leader_; }
+  const DurableState& durable() const { return durable_; }
+  std::uint64_t now() const { return now_; }
+  std::size_t pending() const { return pending_.size(); }
+  proto::StatusReply status(std::uint64_t request_id) const;
+
+  // Empty when every invariant of this node holds, otherwise what is broken.
+  std::optional<std::string> broken_invariant() const;
+
+ private:
+  // A client request this node is holding: relayed to the leader, or waiting
+  // for one to be known.
+  struct Pending {
+    ClientAddress client;
+    proto::ClientRequest request;
+    std::uint64_t deadline = 0;   // in ticks of now_
+    NodeId sent_to = proto::kNoNode;  // the leader it was relayed to, 0 if held
+  };
+
+  // An answered request, for exactly-once: a retry gets the original answer.
+  using RequestKey = std::pair<std::string, std::uint64_t>;
+
+  // --- node.cpp: dispatch, time, terms, roles ---
+  void on_tick(std::uint64_t ticks);
+  void on_election_message(const proto::Message& message);
+  void on_peer_message(NodeId from, const proto::Message& message);
+  void on_client_message(const ClientAddress& from, const proto::Message& message);
+  void adopt_term(Term term, const char* reason);
+  void persist(DurableState state);
+  void become_follower(NodeId leader, const char* reason);
+  void become_leader();
+  void set_leader(NodeId leader);
+  void change_role(proto::Role role, const char* reason);
+  void reset_election_timer();
+  bool leader_is_alive() const;
+  std::size_t majority() const { return options_.members.size() / 2 + 1; }
+  bool is_member(NodeId id) const;
+  template <typename Message>
+  void publish(Message message) { out_.push_back(Publish{std::move(message)}); }
+
+  // --- election.cpp ---
+  void on_election_tick();
+  void start_pre_vote();
+  void start_election();
+  void join_election(Term term);
+  void cast_vote();
+  void publish_own_state();
+  void on_pre_vote(const proto::PreVote& message);
+  void on_pre_vote_grant(const proto::PreVoteGrant& message);
+  void on_ballot(const proto::Ballot& message);
+  void on_vote(const proto::Vote& message);
+  void on_heartbeat(const proto::Heartbeat& message);
+  void check_quorum();
+
+  // --- relay.cpp ---
+  void on_client_request(const ClientAddress& from, const proto::ClientRequest& request);
+  void on_relay(NodeId from, const proto::Relay& relay);
+  void on_relay_reply(NodeId from, const proto::RelayReply& reply);
+  proto::ClientReply execute(const proto::ClientRequest& request);
+  void dispatch_pending();
+  void dispatch(std::uint64_t relay_id, Pending& pending);
+  void expire_pending();
+  void answer_pending(std::uint64_t relay_id, proto::ClientReply reply);
+  proto::ClientReply refusal(const proto::ClientRequest& request, proto::Status status,
+                             std::string reason) const;
+  void reply_to_client(const ClientAddress& to, proto::ClientReply reply);
+
+  Options options_;
+  Random random_;
+  Actions out_;  // actions of the event being processed
+
+  // Durable state: only ever changed through persist().
+  DurableState durable_;
+
+  // Volatile state.
+  std::uint64_t now_ = 0;
+  proto::Role role_ = proto::Role::follower;
+  NodeId leader_ = proto::kNoNode;
+  std::uint64_t leader_heard_at_ = 0;   // last heartbeat from leader_
+  std::uint64_t election_deadline_ = 0;  // when to suspect the leader / retry
+  std::uint64_t next_heartbeat_at_ = 0;
+
+  // Election of the current term (valid while pre_candidate or candidate).
+  Term pre_vote_term_ = 0;
+  std::set<NodeId> pre_vote_grants_;
+  std::uint64_t term_started_at_ = 0;
+  std::uint64_t my_ballot_ = 0;
+  std::map<NodeId, std::uint64_t> ballots_;  // participants' ballots in this term
+  std::set<NodeId> votes_for_me_;
+
+  // Leader: when each follower was last heard in this term (check-quorum).
+  std::map<NodeId, std::uint64_t> follower_heard_at_;
+  std::uint64_t leader_since_ = 0;
+  std::uint64_t seq_ = 0;  // last sequence number assigned in this term
+
+  // Requests.
+  std::map<std::uint64_t, Pending> pending_;  // by relay id
+  std::uint64_t next_relay_id_ = 1;
+  std::map<RequestKey, proto::ClientReply> answered_;
+  std::deque<RequestKey> answered_order_;  // oldest first, for eviction
+
+  // Counters for status and the monitor.
+  std::uint64_t elections_ = 0;
+  std::uint64_t leader_changes_ = 0;
+  std::uint64_t leaderless_ticks_ = 0;
+  std::uint64_t requests_ = 0;
+  std::uint64_t relayed_ = 0;
+  std::uint64_t executed_ = 0;
+
+  // For the invariant check: the highest term seen and the vote in it.
+  Term checked_term_ = 0;
+  NodeId checked_vote_ = proto::kNoNode;
+};
+
+}  // namespace relay::core

@@ -1,0 +1,173 @@
+// The request path: a client request is executed by the leader, or relayed
+// by a follower to the leader it knows (one hop, never more), or held until a
+// leader is known. Every request gets exactly one reply from the node that
+// received it, before its deadline or at it.
+#include <algorithm>
+
+#include "core/node.hpp"
+
+namespace relay::core {
+
+using proto::Role;
+using proto::Status;
+
+void Node::on_client_request(const ClientAddress& from, const proto::ClientRequest& request) {
+  ++requests_;
+  if (role_ == Role::leader) {
+    reply_to_client(from, execute(request));
+    return;
+  }
+  if (pending_.size() >= options_.max_pending) {
+    reply_to_client(from, refusal(request, Status::overloaded, "too many requests waiting"));
+    return;
+  }
+  const auto timeout = request.timeout_ms != 0 ? request.timeout_ms : options_.request_timeout_ticks;
+  const auto relay_id = next_relay_id_++;
+  auto& pending = pending_[relay_id];
+  pending = Pending{from, request, now_ + timeout, proto::kNoNode};
+  dispatch(relay_id, pending);
+}
+
+// Sends a held request on to the leader this node knows, or executes it if
+// this node has become the leader meanwhile. Without a leader it stays held.
+void Node::dispatch(std::uint64_t relay_id, Pending& pending) {
+  if (leader_ == proto::kNoNode || pending.sent_to == leader_) return;
+  if (leader_ == options_.self) {
+    auto reply = execute(pending.request);
+    auto client = pending.client;
+    pending_.erase(relay_id);
+    reply_to_client(client, std::move(reply));
+    return;
+  }
+  pending.sent_to = leader_;
+  ++relayed_;
+  const auto remaining = static_cast<std::uint32_t>(pending.deadline - now_);
+  out_.push_back(SendToPeer{leader_, proto::Relay{options_.self, relay_id, remaining, pending.request}});
+}
+
+// Rule "relay across leader changes": when a new leader becomes known, every
+// held request, and every request relayed to the old one, goes to the new one.
+void Node::dispatch_pending() {
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    auto current = it++;  // dispatch may erase `current`
+    dispatch(current->first, current->second);
+  }
+}
+
+// The leader's side of a relay. A relay that reaches a node that is not the
+// leader is refused with a hint, never forwarded a second time.
+void Node::on_relay(NodeId from, const proto::Relay& relay) {
+  proto::ClientReply reply;
+  if (role_ != Role::leader) {
+    reply = refusal(relay.request, Status::not_leader, "not the leader");
+  } else if (relay.remaining_ms == 0) {
+    reply = refusal(relay.request, Status::timeout, "deadline passed before the leader got it");
+  } else {
+    reply = execute(relay.request);
+  }
+  reply.received_by = from;
+  reply.relayed_by = from;
+  out_.push_back(ReplyToPeer{from, proto::RelayReply{relay.relay_id, std::move(reply)}});
+}
+
+void Node::on_relay_reply(NodeId from, const proto::RelayReply& message) {
+  auto it = pending_.find(message.relay_id);
+  if (it == pending_.end() || it->second.sent_to != from) return;  // answered already
+  auto& pending = it->second;
+  if (message.reply.status == Status::not_leader) {
+    // The node we took for leader is not (any more). Hold the request until
+    // heartbeats name the next leader; never trust a hint enough to forward.
+    pending.sent_to = proto::kNoNode;
+    if (leader_ == from) set_leader(proto::kNoNode);
+    return;
+  }
+  answer_pending(it->first, message.reply);
+}
+
+// The leader executes a request: assigns the next sequence number of its term
+// and echoes the message. A retry of an answered request gets the original
+// answer back, so each (client_id, request_id) is executed at most once.
+proto::ClientReply Node::execute(const proto::ClientRequest& request) {
+  RequestKey key{request.client_id, request.request_id};
+  if (auto it = answered_.find(key); it != answered_.end()) return it->second;
+  ++executed_;
+  proto::ClientReply reply;
+  reply.client_id = request.client_id;
+  reply.request_id = request.request_id;
+  reply.status = Status::ok;
+  reply.received_by = options_.self;
+  reply.answered_by = options_.self;
+  reply.term = durable_.term;
+  reply.seq = ++seq_;
+  reply.leader_hint = options_.self;
+  reply.message = request.message;
+  answered_.emplace(key, reply);
+  answered_order_.push_back(std::move(key));
+  if (answered_order_.size() > options_.dedup_capacity) {
+    answered_.erase(answered_order_.front());
+    answered_order_.pop_front();
+  }
+  return reply;
+}
+
+// Answers every held request whose deadline has come: "unavailable" if no
+// leader ever took it, "timeout" if one did but did not answer in time.
+void Node::expire_pending() {
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    auto current = it++;
+    if (current->second.deadline > now_) continue;
+    const bool sent = current->second.sent_to != proto::kNoNode;
+    auto reply = refusal(current->second.request, sent ? Status::timeout : Status::unavailable,
+                         sent ? "the leader did not answer in time" : "no leader known in time");
+    answer_pending(current->first, std::move(reply));
+  }
+}
+
+void Node::answer_pending(std::uint64_t relay_id, proto::ClientReply reply) {
+  auto it = pending_.find(relay_id);
+  if (it == pending_.end()) return;
+  auto client = std::move(it->second.client);
+  if (it->second.sent_to != proto::kNoNode) reply.relayed_by = options_.self;
+  pending_.erase(it);
+  reply_to_client(client, std::move(reply));
+}
+
+proto::ClientReply Node::refusal(const proto::ClientRequest& request, Status status,
+                                 std::string reason) const {
+  proto::ClientReply reply;
+  reply.client_id = request.client_id;
+  reply.request_id = request.request_id;
+  reply.status = status;
+  reply.received_by = options_.self;
+  reply.term = durable_.term;
+  reply.leader_hint = leader_;
+  reply.message = std::move(reason);
+  return reply;
+}
+
+// Every reply to a client says which node received the request.
+void Node::reply_to_client(const ClientAddress& to, proto::ClientReply reply) {
+  reply.received_by = options_.self;
+  out_.push_back(ReplyToClient{to, std::move(reply)});
+}
+
+proto::StatusReply Node::status(std::uint64_t request_id) const {
+  proto::StatusReply s;
+  s.request_id = request_id;
+  s.id = options_.self;
+  s.role = role_;
+  s.term = durable_.term;
+  s.leader = leader_;
+  s.voted_for = durable_.voted_for;
+  s.elections = elections_;
+  s.leader_changes = leader_changes_;
+  s.leaderless_ms = leaderless_ticks_;
+  s.heartbeat_age_ms = role_ == Role::leader || leader_ == proto::kNoNode ? 0 : now_ - leader_heard_at_;
+  s.requests = requests_;
+  s.relayed = relayed_;
+  s.executed = executed_;
+  s.pending = pending_.size();
+  return s;
+}
+
+}  // namespace relay::core
