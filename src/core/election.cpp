@@ -29,9 +29,7 @@ void Node::on_election_tick() {
       check_quorum();
       return;
     case Role::candidate: {
-      const auto vote_window_ticks = std::max<std::uint64_t>(
-          1, std::min(2 * options_.heartbeat_ticks, options_.election_timeout_ticks / 2));
-      if (durable_.voted_for == proto::kNoNode && now_ - term_started_at_ >= vote_window_ticks) {
+      if (durable_.voted_for == proto::kNoNode && now_ - term_started_at_ >= vote_window_ticks()) {
         cast_vote();
       }
       break;
@@ -43,6 +41,23 @@ void Node::on_election_tick() {
   // A follower whose leader went silent, or an election that decided
   // nothing: ask for a new term (a new pre-vote round).
   if (role_ != Role::leader && now_ >= election_deadline_) start_pre_vote();
+}
+
+// How long a participant waits for the other ballots before it votes for the
+// best one it has: two heartbeat rounds, so each participant's ballot has been
+// published at least twice.
+std::uint64_t Node::vote_window_ticks() const {
+  return std::max<std::uint64_t>(
+      1, std::min(2 * options_.heartbeat_ticks, options_.election_timeout_ticks / 2));
+}
+
+std::uint64_t Node::next_timer() const {
+  auto next = next_heartbeat_at_;
+  if (role_ != Role::leader) next = std::min(next, election_deadline_);
+  if (role_ == Role::candidate && durable_.voted_for == proto::kNoNode) {
+    next = std::min(next, term_started_at_ + vote_window_ticks());
+  }
+  return next;
 }
 
 // Everything a node repeats every heartbeat interval. Repetition is what

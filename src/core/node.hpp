@@ -51,6 +51,11 @@ class Node {
   std::size_t pending() const { return pending_.size(); }
   proto::StatusReply status(std::uint64_t request_id) const;
 
+  // The tick (in now() terms) at which the next timer of the election falls
+  // due, so the shell can sleep until then. Pending requests' deadlines are
+  // not included: the shell checks them at least every few milliseconds.
+  std::uint64_t next_timer() const;
+
   // Empty when every invariant of this node holds, otherwise what is broken.
   std::optional<std::string> broken_invariant() const;
 
@@ -87,6 +92,7 @@ class Node {
 
   // --- election.cpp ---
   void on_election_tick();
+  std::uint64_t vote_window_ticks() const;
   void start_pre_vote();
   void start_election();
   void join_election(Term term);
