@@ -110,7 +110,7 @@ void Node::start_election() { join_election(durable_.term + 1); }
 void Node::join_election(Term term) {
   if (term < durable_.term) return;
   if (term == durable_.term && (role_ == Role::candidate || leader_ != proto::kNoNode)) return;
-  adopt_term(term, "new term");
+  if (term > durable_.term) enter_term(term);
   ballots_.clear();
   votes_for_me_.clear();
   my_ballot_ = random_.next();

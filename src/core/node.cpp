@@ -96,6 +96,12 @@ void Node::on_client_message(const ClientAddress& from, const proto::Message& me
 // new term is on disk before anything else this step produces.
 void Node::adopt_term(Term term, const char* reason) {
   if (term <= durable_.term) return;
+  enter_term(term);
+  change_role(Role::follower, reason);
+}
+
+// The bookkeeping of a new term, without announcing a role.
+void Node::enter_term(Term term) {
   persist({term, proto::kNoNode});
   pre_vote_grants_.clear();
   ballots_.clear();
@@ -103,7 +109,7 @@ void Node::adopt_term(Term term, const char* reason) {
   follower_heard_at_.clear();
   seq_ = 0;
   set_leader(proto::kNoNode);
-  change_role(Role::follower, reason);
+  role_ = Role::follower;
 }
 
 void Node::persist(DurableState state) {

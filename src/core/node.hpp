@@ -78,6 +78,7 @@ class Node {
   void on_peer_message(NodeId from, const proto::Message& message);
   void on_client_message(const ClientAddress& from, const proto::Message& message);
   void adopt_term(Term term, const char* reason);
+  void enter_term(Term term);
   void persist(DurableState state);
   void become_follower(NodeId leader, const char* reason);
   void become_leader();

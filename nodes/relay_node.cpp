@@ -1,0 +1,54 @@
+// relay-node: runs one node of the cluster described by a configuration file
+// until SIGINT or SIGTERM.
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "config/config.hpp"
+#include "transport/node_loop.hpp"
+#include "util/logging.hpp"
+#include "util/random.hpp"
+#include "util/signals.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"relay-node: one member of a Relay-Raft cluster. It takes part in leader elections on\n"
+               "the election channel, answers client requests when it leads and relays them to the\n"
+               "leader when it follows. Stops cleanly on SIGINT or SIGTERM."};
+  std::string config_path;
+  std::uint32_t id = 0;
+  std::string log_level = "info";
+  std::uint64_t seed = 0;
+  app.add_option("--config", config_path, "cluster configuration file (INI)")->required();
+  app.add_option("--id", id, "which node of the file to run")->required();
+  app.add_option("--log-level", log_level, std::string("one of ") + relay::util::kLogLevels)
+      ->capture_default_str();
+  app.add_option("--seed", seed, "seed for ballots and timeouts (0: from the OS); for reproducing runs");
+  app.set_version_flag("--version", std::string("relay-node ") + RELAY_VERSION);
+  CLI11_PARSE(app, argc, argv);
+
+  if (!relay::util::setup_logging("node-" + std::to_string(id), log_level)) {
+    std::fprintf(stderr, "relay-node: unknown --log-level '%s' (use %s)\n", log_level.c_str(),
+                 relay::util::kLogLevels);
+    return 2;
+  }
+  const auto& stop = relay::util::install_stop_signals();
+  auto cluster = relay::config::load(config_path);
+  if (auto* error = std::get_if<relay::config::ConfigError>(&cluster)) {
+    std::fprintf(stderr, "relay-node: %s\n", error->message.c_str());
+    return 2;
+  }
+  auto created = relay::transport::NodeLoop::create(std::get<relay::config::Cluster>(cluster), id,
+                                                    seed != 0 ? seed : relay::util::os_seed());
+  if (auto* error = std::get_if<std::string>(&created)) {
+    std::fprintf(stderr, "relay-node: %s\n", error->c_str());
+    return 1;
+  }
+  const auto fatal = std::get<0>(created)->run(stop);
+  if (!fatal.empty()) {
+    std::fprintf(stderr, "relay-node: %s\n", fatal.c_str());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,163 @@
+#include "transport/client_session.hpp"
+
+#include <algorithm>
+#include <thread>
+#include <vector>
+
+#include "proto/codec.hpp"
+#include "transport/framing.hpp"
+
+namespace relay::transport {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+// How much longer than the node's deadline the client waits, so that the
+// node's own "timeout"/"unavailable" answer reaches it first.
+constexpr milliseconds kGrace{50};
+constexpr milliseconds kRetryPause{10};
+
+}  // namespace
+
+bool is_retryable(proto::Status status) {
+  return status != proto::Status::ok && status != proto::Status::bad_request;
+}
+
+ClientSession::ClientSession(const config::Cluster& cluster, ClientOptions options)
+    : cluster_(cluster), options_(std::move(options)), random_(options_.seed) {
+  options_.attempts = std::max<std::uint32_t>(1, options_.attempts);
+}
+
+zmq::socket_t& ClientSession::socket_for(proto::NodeId node) {
+  auto it = sockets_.find(node);
+  if (it != sockets_.end()) return it->second;
+  zmq::socket_t socket(context_, zmq::socket_type::dealer);
+  socket.set(zmq::sockopt::linger, 0);
+  // No ZMQ_IMMEDIATE: the first request must wait for the connection, not
+  // fail. A request queued for a node that is down is covered by the
+  // attempt's timeout, and the leader's exactly-once table makes a late
+  // delivery harmless.
+  socket.connect(cluster_.find(node)->client);
+  return sockets_.emplace(node, std::move(socket)).first->second;
+}
+
+proto::NodeId ClientSession::pick_node(proto::NodeId avoid) {
+  const auto& nodes = cluster_.nodes;
+  if (nodes.size() == 1) return nodes.front().id;
+  while (true) {
+    const auto id = nodes[random_.between(0, nodes.size())].id;
+    if (id != avoid) return id;
+  }
+}
+
+RequestOutcome ClientSession::send(const std::string& message, std::optional<proto::NodeId> pin,
+                                   const std::atomic<bool>& stop) {
+  RequestOutcome outcome;
+  proto::ClientRequest request;
+  request.client_id = options_.client_id;
+  request.request_id = next_request_id_++;
+  request.message = message;
+  const auto started = Clock::now();
+  const auto deadline = started + milliseconds(options_.timeout_ms);
+  const auto per_attempt = std::max(milliseconds(options_.timeout_ms / options_.attempts), milliseconds(20));
+
+  proto::NodeId previous = proto::kNoNode;
+  for (std::uint32_t attempt = 1; attempt <= options_.attempts && !stop.load(); ++attempt) {
+    const auto node = pin ? *pin : pick_node(previous);
+    previous = node;
+    outcome.sent_to = node;
+    outcome.attempts = attempt;
+    const auto attempt_end = std::min(deadline, Clock::now() + per_attempt);
+    request.timeout_ms = static_cast<std::uint32_t>(
+        std::max<std::int64_t>(1, std::chrono::duration_cast<milliseconds>(attempt_end - Clock::now()).count()));
+    if (!send_single(socket_for(node), proto::encode(request))) {
+      outcome.error = "node " + std::to_string(node) + " is not reachable";
+      std::this_thread::sleep_for(kRetryPause);
+      continue;
+    }
+    auto reply = await_reply(request.request_id, attempt_end + kGrace, stop);
+    if (!reply) {
+      outcome.error = "no answer from node " + std::to_string(node) + " in time";
+      continue;
+    }
+    outcome.answered = true;
+    outcome.reply = std::move(*reply);
+    outcome.latency_us = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count());
+    if (!is_retryable(outcome.reply.status)) break;
+    outcome.error = std::string(proto::to_string(outcome.reply.status)) + ": " + outcome.reply.message;
+    if (Clock::now() + kRetryPause >= deadline) break;
+    std::this_thread::sleep_for(kRetryPause);
+  }
+  if (outcome.answered && outcome.reply.status == proto::Status::ok) outcome.error.clear();
+  if (outcome.latency_us == 0) {
+    outcome.latency_us = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count());
+  }
+  return outcome;
+}
+
+// Waits for the reply to `request_id` on any node's socket: a late answer to
+// an earlier attempt of the same request is as good as any. Replies to other
+// requests (earlier ones that were given up) are dropped.
+std::optional<proto::ClientReply> ClientSession::await_reply(std::uint64_t request_id,
+                                                             Clock::time_point deadline,
+                                                             const std::atomic<bool>& stop) {
+  std::vector<zmq::pollitem_t> items;
+  std::vector<zmq::socket_t*> sockets;
+  for (auto& [id, socket] : sockets_) {
+    items.push_back({socket.handle(), 0, ZMQ_POLLIN, 0});
+    sockets.push_back(&socket);
+  }
+  while (!stop.load()) {
+    const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) return std::nullopt;
+    try {
+      zmq::poll(items, std::min(left, milliseconds(100)));
+    } catch (const zmq::error_t& error) {
+      if (error.num() == EINTR) continue;
+      throw;
+    }
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      if (!(items[i].revents & ZMQ_POLLIN)) continue;
+      std::string frame_error;
+      while (auto frame = receive_single(*sockets[i], frame_error)) {
+        auto decoded = proto::decode(*frame);
+        auto* message = std::get_if<proto::Message>(&decoded);
+        auto* reply = message ? std::get_if<proto::ClientReply>(message) : nullptr;
+        if (reply && reply->request_id == request_id && reply->client_id == options_.client_id) {
+          return std::move(*reply);
+        }
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<proto::StatusReply> ClientSession::status(proto::NodeId node, milliseconds timeout) {
+  auto& socket = socket_for(node);
+  const auto request_id = next_request_id_++;
+  if (!send_single(socket, proto::encode(proto::StatusRequest{request_id}))) return std::nullopt;
+  const auto deadline = Clock::now() + timeout;
+  std::string frame_error;
+  zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
+  while (true) {
+    const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) return std::nullopt;
+    try {
+      zmq::poll(&item, 1, left);
+    } catch (const zmq::error_t& error) {
+      if (error.num() != EINTR) throw;
+    }
+    while (auto frame = receive_single(socket, frame_error)) {
+      auto decoded = proto::decode(*frame);
+      auto* message = std::get_if<proto::Message>(&decoded);
+      auto* reply = message ? std::get_if<proto::StatusReply>(message) : nullptr;
+      if (reply && reply->request_id == request_id) return *reply;
+    }
+  }
+}
+
+}  // namespace relay::transport

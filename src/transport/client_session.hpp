@@ -1,0 +1,68 @@
+// relay::transport::ClientSession — the client side of the protocol, used by
+// relay-client and the tests. Each request goes to a random node (or a pinned
+// one); when an attempt times out or is answered with a retryable status, the
+// same request (same client_id and request_id) is tried on another random
+// node, a bounded number of times.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+
+#include <zmq.hpp>
+
+#include "config/config.hpp"
+#include "core/random.hpp"
+#include "proto/messages.hpp"
+
+namespace relay::transport {
+
+struct ClientOptions {
+  std::string client_id;              // unique per client process
+  std::uint32_t attempts = 4;         // first try plus retries
+  std::uint32_t timeout_ms = 2000;    // whole deadline of one request
+  std::uint64_t seed = 1;             // for the choice of nodes
+};
+
+struct RequestOutcome {
+  bool answered = false;       // a reply came (of any status)
+  proto::ClientReply reply;    // valid when answered
+  proto::NodeId sent_to = 0;   // the node of the attempt that was answered (or the last)
+  std::uint32_t attempts = 0;
+  std::uint64_t latency_us = 0;  // first send to final reply
+  std::string error;           // why there is no ok reply, in words
+};
+
+class ClientSession {
+ public:
+  ClientSession(const config::Cluster& cluster, ClientOptions options);
+
+  // Sends one request; blocks until it is answered or given up. `stop`
+  // cuts the wait short (Ctrl-C).
+  RequestOutcome send(const std::string& message, std::optional<proto::NodeId> pin,
+                      const std::atomic<bool>& stop);
+
+  // Asks one node for its status; nothing if it does not answer in time.
+  std::optional<proto::StatusReply> status(proto::NodeId node, std::chrono::milliseconds timeout);
+
+ private:
+  zmq::socket_t& socket_for(proto::NodeId node);
+  proto::NodeId pick_node(proto::NodeId avoid);
+  std::optional<proto::ClientReply> await_reply(std::uint64_t request_id,
+                                                std::chrono::steady_clock::time_point deadline,
+                                                const std::atomic<bool>& stop);
+
+  const config::Cluster& cluster_;
+  ClientOptions options_;
+  core::Random random_;
+  zmq::context_t context_{1};
+  std::map<proto::NodeId, zmq::socket_t> sockets_;  // one DEALER per node, made on first use
+  std::uint64_t next_request_id_ = 1;
+};
+
+bool is_retryable(proto::Status status);
+
+}  // namespace relay::transport

@@ -1,0 +1,363 @@
+#include "transport/node_loop.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <stdexcept>
+#include <vector>
+
+#include "proto/codec.hpp"
+#include "proto/describe.hpp"
+#include "transport/framing.hpp"
+
+namespace relay::transport {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr int kHighWaterMark = 10'000;
+constexpr std::int64_t kMaxFrameBytes = static_cast<std::int64_t>(proto::kMaxFrameBytes) + 1024;
+constexpr int kBatch = 256;  // messages read from one socket before looking at the others
+constexpr std::chrono::milliseconds kMaxSleep{5};  // pending deadlines are checked this often
+
+// A start-up failure that names the endpoint it concerns.
+struct StartupError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+zmq::socket_t make_socket(zmq::context_t& context, zmq::socket_type type) {
+  zmq::socket_t socket(context, type);
+  socket.set(zmq::sockopt::linger, 0);  // never keep the process alive for queued messages
+  socket.set(zmq::sockopt::sndhwm, kHighWaterMark);
+  socket.set(zmq::sockopt::rcvhwm, kHighWaterMark);
+  return socket;
+}
+
+void bind(zmq::socket_t& socket, const char* what, const std::string& endpoint) {
+  try {
+    socket.bind(endpoint);
+  } catch (const zmq::error_t& error) {
+    throw StartupError(std::string("cannot bind ") + what + " endpoint " + endpoint + ": " + error.what());
+  }
+}
+
+void connect(zmq::socket_t& socket, const char* what, const std::string& endpoint) {
+  try {
+    socket.connect(endpoint);
+  } catch (const zmq::error_t& error) {
+    throw StartupError(std::string("cannot connect to ") + what + " endpoint " + endpoint + ": " +
+                       error.what());
+  }
+}
+
+core::Options core_options(const config::Cluster& cluster, proto::NodeId self) {
+  core::Options options;
+  options.self = self;
+  for (const auto& node : cluster.nodes) options.members.push_back(node.id);
+  options.heartbeat_ticks = cluster.heartbeat_interval_ms;
+  options.election_timeout_ticks = cluster.election_timeout_ms;
+  options.request_timeout_ticks = cluster.request_timeout_ms;
+  return options;
+}
+
+std::uint64_t wall_clock_us() {
+  using namespace std::chrono;
+  return static_cast<std::uint64_t>(
+      duration_cast<microseconds>(system_clock::now().time_since_epoch()).count());
+}
+
+}  // namespace
+
+std::variant<std::unique_ptr<NodeLoop>, std::string> NodeLoop::create(const config::Cluster& cluster,
+                                                                       proto::NodeId self,
+                                                                       std::uint64_t seed) {
+  if (cluster.find(self) == nullptr) return "node " + std::to_string(self) + " is not in " + cluster.source.string();
+  StateFile state_file(cluster.data_dir / ("node-" + std::to_string(self)));
+  auto loaded = state_file.load();
+  if (auto* error = std::get_if<std::string>(&loaded)) return *error;
+  try {
+    std::unique_ptr<NodeLoop> loop(
+        new NodeLoop(cluster, self, std::get<core::DurableState>(loaded), seed));
+    loop->open_sockets(cluster);
+    return loop;
+  } catch (const StartupError& error) {
+    return std::string(error.what());
+  } catch (const zmq::error_t& error) {
+    return std::string("cannot set up sockets: ") + error.what();
+  }
+}
+
+NodeLoop::NodeLoop(const config::Cluster& cluster, proto::NodeId self, core::DurableState durable,
+                   std::uint64_t seed)
+    : self_(self),
+      node_(core_options(cluster, self), durable, seed),
+      state_file_(cluster.data_dir / ("node-" + std::to_string(self))),
+      last_tick_(Clock::now()) {}
+
+NodeLoop::~NodeLoop() = default;
+
+void NodeLoop::open_sockets(const config::Cluster& cluster) {
+  const auto& me = *cluster.find(self_);
+  election_pub_ = make_socket(context_, zmq::socket_type::pub);
+  bind(election_pub_, "election", me.election);
+
+  client_router_ = make_socket(context_, zmq::socket_type::router);
+  client_router_.set(zmq::sockopt::router_mandatory, 1);
+  client_router_.set(zmq::sockopt::maxmsgsize, kMaxFrameBytes);
+  bind(client_router_, "client", me.client);
+
+  peer_router_ = make_socket(context_, zmq::socket_type::router);
+  peer_router_.set(zmq::sockopt::router_mandatory, 1);
+  peer_router_.set(zmq::sockopt::router_handover, 1);  // a restarted peer takes its name back
+  peer_router_.set(zmq::sockopt::maxmsgsize, kMaxFrameBytes);
+  bind(peer_router_, "peer", me.peer);
+
+  monitor_pub_ = make_socket(context_, zmq::socket_type::xpub);
+  bind(monitor_pub_, "monitor", me.monitor);
+
+  election_sub_ = make_socket(context_, zmq::socket_type::sub);
+  election_sub_.set(zmq::sockopt::subscribe, "");
+  election_sub_.set(zmq::sockopt::maxmsgsize, kMaxFrameBytes);
+  for (const auto& peer : cluster.nodes) {
+    if (peer.id == self_) continue;
+    connect(election_sub_, "election", peer.election);
+    auto dealer = make_socket(context_, zmq::socket_type::dealer);
+    dealer.set(zmq::sockopt::routing_id, peer_route(self_));
+    dealer.set(zmq::sockopt::immediate, 1);  // no queueing for a peer that is not there
+    dealer.set(zmq::sockopt::maxmsgsize, kMaxFrameBytes);
+    connect(dealer, "peer", peer.peer);
+    dealers_.emplace(peer.id, std::move(dealer));
+  }
+}
+
+std::string NodeLoop::run(const std::atomic<bool>& stop) {
+  spdlog::info("node {} serving (term {}, voted for {})", self_, node_.term(), node_.durable().voted_for);
+  while (!stop.load() && fatal_.empty()) {
+    poll_once();
+    advance_time();
+  }
+  spdlog::info("node {} stopping: {} bad frames, {} unroutable replies, {} send failures", self_,
+               counters_.bad_frames, counters_.unroutable, counters_.send_failures);
+  return fatal_;
+}
+
+void NodeLoop::poll_once() {
+  std::vector<zmq::pollitem_t> items{
+      {election_sub_.handle(), 0, ZMQ_POLLIN, 0},
+      {client_router_.handle(), 0, ZMQ_POLLIN, 0},
+      {peer_router_.handle(), 0, ZMQ_POLLIN, 0},
+      {monitor_pub_.handle(), 0, ZMQ_POLLIN, 0},
+  };
+  for (auto& [id, dealer] : dealers_) items.push_back({dealer.handle(), 0, ZMQ_POLLIN, 0});
+
+  const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - last_tick_);
+  const auto due = std::chrono::milliseconds(node_.next_timer() - std::min(node_.next_timer(), node_.now()));
+  const auto timeout = std::clamp(due - elapsed, std::chrono::milliseconds(0), kMaxSleep);
+  try {
+    zmq::poll(items, timeout);
+  } catch (const zmq::error_t& error) {
+    if (error.num() == EINTR) return;  // a signal: the caller looks at the stop flag
+    throw;
+  }
+  if (items[0].revents & ZMQ_POLLIN) read_election();
+  if (items[1].revents & ZMQ_POLLIN) read_client();
+  if (items[2].revents & ZMQ_POLLIN) read_peer_router();
+  if (items[3].revents & ZMQ_POLLIN) read_monitor_subscriptions();
+  std::size_t index = 4;
+  for (auto& [id, dealer] : dealers_) {
+    if (items[index++].revents & ZMQ_POLLIN) read_dealer(id, dealer);
+  }
+}
+
+// Turns wall time into ticks of one millisecond.
+void NodeLoop::advance_time() {
+  const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - last_tick_);
+  if (elapsed.count() <= 0) return;
+  last_tick_ += elapsed;
+  step(core::Tick{static_cast<std::uint64_t>(elapsed.count())});
+}
+
+void NodeLoop::read_election() {
+  std::string error;
+  for (int i = 0; i < kBatch; ++i) {
+    auto frame = receive_single(election_sub_, error);
+    if (!frame) return;
+    if (!error.empty()) {
+      note_bad_frame("election", error);
+      continue;
+    }
+    auto decoded = proto::decode(*frame);
+    if (auto* bad = std::get_if<proto::DecodeError>(&decoded)) {
+      note_bad_frame("election", bad->reason);
+      continue;
+    }
+    auto& message = std::get<proto::Message>(decoded);
+    tap("in", "election", proto::kNoNode, frame->size(), message);
+    step(core::ElectionMessage{std::move(message)});
+  }
+}
+
+void NodeLoop::read_client() {
+  for (int i = 0; i < kBatch; ++i) {
+    auto received = receive_from_router(client_router_);
+    if (!received) return;
+    const core::ClientAddress from{received->route, received->has_delimiter};
+    if (!received->error.empty()) {
+      note_bad_frame("client", received->error);  // no envelope we could answer through
+      continue;
+    }
+    auto decoded = proto::decode(received->body);
+    if (auto* bad = std::get_if<proto::DecodeError>(&decoded)) {
+      note_bad_frame("client", bad->reason);
+      proto::ClientReply reply;
+      reply.status = proto::Status::bad_request;
+      reply.received_by = self_;
+      reply.term = node_.term();
+      reply.leader_hint = node_.leader();
+      reply.message = "malformed request: " + bad->reason;
+      send_client_reply(from, reply);
+      continue;
+    }
+    auto& message = std::get<proto::Message>(decoded);
+    tap("in", "client", proto::kNoNode, received->body.size(), message);
+    step(core::ClientMessage{from, std::move(message)});
+  }
+}
+
+void NodeLoop::read_peer_router() {
+  for (int i = 0; i < kBatch; ++i) {
+    auto received = receive_from_router(peer_router_);
+    if (!received) return;
+    const auto peer = parse_peer_route(received->route);
+    if (!received->error.empty() || !peer || *peer == self_ || !dealers_.contains(*peer)) {
+      note_bad_frame("peer", received->error.empty() ? "message from an unknown peer" : received->error);
+      continue;
+    }
+    auto decoded = proto::decode(received->body);
+    if (auto* bad = std::get_if<proto::DecodeError>(&decoded)) {
+      note_bad_frame("peer", bad->reason);
+      continue;
+    }
+    auto& message = std::get<proto::Message>(decoded);
+    tap("in", "peer", *peer, received->body.size(), message);
+    step(core::PeerMessage{*peer, std::move(message)});
+  }
+}
+
+void NodeLoop::read_dealer(proto::NodeId peer, zmq::socket_t& dealer) {
+  std::string error;
+  for (int i = 0; i < kBatch; ++i) {
+    auto frame = receive_single(dealer, error);
+    if (!frame) return;
+    auto decoded = error.empty() ? proto::decode(*frame) : proto::DecodeResult{proto::DecodeError{error}};
+    if (auto* bad = std::get_if<proto::DecodeError>(&decoded)) {
+      note_bad_frame("peer", bad->reason);
+      continue;
+    }
+    auto& message = std::get<proto::Message>(decoded);
+    tap("in", "peer", peer, frame->size(), message);
+    step(core::PeerMessage{peer, std::move(message)});
+  }
+}
+
+// An XPUB hands us subscribe (1) and unsubscribe (0) notices; without
+// XPUB_VERBOSE only the first subscriber and the last to leave are reported,
+// which is exactly "is anybody listening".
+void NodeLoop::read_monitor_subscriptions() {
+  std::string error;
+  for (int i = 0; i < kBatch; ++i) {
+    auto frame = receive_single(monitor_pub_, error);
+    if (!frame) return;
+    if (!frame->empty()) monitor_listening_ = (*frame)[0] == 1;
+  }
+}
+
+void NodeLoop::step(const core::Event& event) {
+  for (const auto& action : node_.step(event)) {
+    carry_out(action);
+    if (!fatal_.empty()) return;
+  }
+}
+
+void NodeLoop::carry_out(const core::Action& action) {
+  std::visit(
+      [this](const auto& a) {
+        using A = std::decay_t<decltype(a)>;
+        if constexpr (std::is_same_v<A, core::Persist>) {
+          if (auto error = state_file_.store(a.state)) fatal_ = "cannot store term and vote: " + *error;
+        } else if constexpr (std::is_same_v<A, core::Publish>) {
+          const auto frame = proto::encode(a.message);
+          if (!std::holds_alternative<proto::Heartbeat>(a.message)) {
+            spdlog::info("node {} → all: {}", self_, proto::describe(a.message));
+          }
+          if (!send_single(election_pub_, frame)) ++counters_.send_failures;
+          tap("out", "election", proto::kNoNode, frame.size(), a.message);
+        } else if constexpr (std::is_same_v<A, core::SendToPeer>) {
+          const auto frame = proto::encode(a.message);
+          spdlog::debug("node {} → node {}: {}", self_, a.to, proto::describe(a.message));
+          auto dealer = dealers_.find(a.to);
+          if (dealer == dealers_.end() || !send_single(dealer->second, frame)) {
+            ++counters_.send_failures;
+            std::uint64_t held = 0;
+            if (send_failure_log_.allow(held)) {
+              spdlog::warn("node {}: cannot reach node {} ({} similar failures not shown)", self_, a.to, held);
+            }
+          }
+          tap("out", "peer", a.to, frame.size(), a.message);
+        } else if constexpr (std::is_same_v<A, core::ReplyToPeer>) {
+          const auto frame = proto::encode(a.message);
+          if (!send_to_route(peer_router_, {peer_route(a.to), false}, frame)) {
+            ++counters_.unroutable;
+            spdlog::warn("node {}: reply to node {} unroutable (peer gone)", self_, a.to);
+          }
+          tap("out", "peer", a.to, frame.size(), a.message);
+        } else if constexpr (std::is_same_v<A, core::ReplyToClient>) {
+          send_client_reply(a.to, a.message);
+        } else if constexpr (std::is_same_v<A, core::RoleChanged>) {
+          spdlog::info("node {}: {} in term {}, leader {} ({})", self_, proto::to_string(a.role), a.term,
+                       a.leader, a.reason);
+          tap_text("role", std::string(proto::to_string(a.role)) + " term=" + std::to_string(a.term) +
+                               " leader=" + std::to_string(a.leader) + " reason=" + a.reason);
+        }
+      },
+      action);
+}
+
+void NodeLoop::send_client_reply(const core::ClientAddress& to, const proto::Message& reply) {
+  const auto frame = proto::encode(reply);
+  if (!send_to_route(client_router_, to, frame)) {
+    ++counters_.unroutable;
+    std::uint64_t held = 0;
+    if (send_failure_log_.allow(held)) {
+      spdlog::warn("node {}: client reply unroutable, client gone ({} similar not shown)", self_, held);
+    }
+  }
+  tap("out", "client", proto::kNoNode, frame.size(), reply);
+}
+
+void NodeLoop::tap(const char* kind, const char* channel, proto::NodeId peer, std::size_t size,
+                   const proto::Message& message) {
+  if (!monitor_listening_) return;  // nobody listens: the tap costs nothing
+  proto::Tap event{self_, ++tap_seq_, wall_clock_us(), kind, channel, peer,
+                   static_cast<std::uint32_t>(size), proto::describe(message)};
+  if (send_single(monitor_pub_, proto::encode(event))) ++counters_.taps;
+}
+
+void NodeLoop::tap_text(const char* kind, std::string text) {
+  if (!monitor_listening_) return;
+  proto::Tap event{self_, ++tap_seq_, wall_clock_us(), kind, "", proto::kNoNode, 0, std::move(text)};
+  if (send_single(monitor_pub_, proto::encode(event))) ++counters_.taps;
+}
+
+void NodeLoop::note_bad_frame(const char* channel, const std::string& reason) {
+  ++counters_.bad_frames;
+  std::uint64_t held = 0;
+  if (bad_frame_log_.allow(held)) {
+    spdlog::warn("node {}: dropped bad {} frame: {} ({} more since the last report)", self_, channel,
+                 reason, held);
+  }
+  tap_text("drop", std::string(channel) + ": " + reason);
+}
+
+}  // namespace relay::transport

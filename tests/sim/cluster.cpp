@@ -1,0 +1,331 @@
+#include "sim/cluster.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <type_traits>
+#include <variant>
+
+#include "proto/describe.hpp"
+
+namespace relay::sim {
+namespace {
+
+std::string n(NodeId id) { return "n" + std::to_string(id); }
+
+std::string describe_event(const core::Event& event) {
+  return std::visit(
+      [](const auto& e) -> std::string {
+        using E = std::decay_t<decltype(e)>;
+        if constexpr (std::is_same_v<E, core::Tick>) {
+          return "tick";
+        } else if constexpr (std::is_same_v<E, core::ElectionMessage>) {
+          return "<- election " + proto::describe(e.message);
+        } else if constexpr (std::is_same_v<E, core::PeerMessage>) {
+          return "<- peer n" + std::to_string(e.from) + " " + proto::describe(e.message);
+        } else {
+          return "<- client " + e.from.route + " " + proto::describe(e.message);
+        }
+      },
+      event);
+}
+
+}  // namespace
+
+// ---- Trace ----
+
+void Trace::line(std::uint64_t now_ms, std::string text) {
+  char stamp[24];
+  std::snprintf(stamp, sizeof stamp, "%8llu ms ", static_cast<unsigned long long>(now_ms));
+  text.insert(0, stamp);
+  if (print_all_) std::printf("%s\n", text.c_str());
+  if (keep_lines_ == 0) return;
+  if (lines_.size() == keep_lines_) lines_.pop_front();
+  lines_.push_back(std::move(text));
+}
+
+void Trace::dump_tail() const {
+  for (const auto& text : lines_) std::printf("%s\n", text.c_str());
+}
+
+// ---- Cluster: nodes ----
+
+Cluster::Cluster(const ClusterConfig& config, core::Random& random, Trace& trace, Checker& checker)
+    : config_(config),
+      random_(random),
+      trace_(trace),
+      checker_(checker),
+      members_([&] {
+        std::vector<NodeId> ids;
+        for (std::size_t i = 1; i <= config.nodes; ++i) ids.push_back(static_cast<NodeId>(i));
+        return ids;
+      }()),
+      network_(members_, random) {
+  for (NodeId id : members_) {
+    slots_.push_back(Slot{id, nullptr, {}, false});
+    boot(slots_.back());
+  }
+  for (std::size_t i = 0; i < config.clients; ++i) {
+    Client client;
+    client.id = "c" + std::to_string(i + 1);
+    client.address = kFirstClientAddress + static_cast<NodeId>(i);
+    clients_.push_back(std::move(client));
+  }
+}
+
+Cluster::Slot& Cluster::slot(NodeId node) { return slots_.at(node - 1); }
+
+void Cluster::boot(Slot& s) {
+  core::Options options;
+  options.self = s.id;
+  options.members = members_;
+  options.heartbeat_ticks = config_.timing.heartbeat_ms;
+  options.election_timeout_ticks = config_.timing.election_timeout_ms;
+  options.request_timeout_ticks = config_.timing.request_timeout_ms;
+  options.max_pending = 64;  // small enough that the bound is exercised
+  const auto seed = random_.next();
+  s.node = std::make_unique<core::Node>(options, s.disk, seed);
+  s.crash_mid_step = false;
+  checker_.on_boot(s.id, s.disk);
+  trace(n(s.id) + " boots: term=" + std::to_string(s.disk.term) +
+        " voted_for=" + std::to_string(s.disk.voted_for));
+}
+
+void Cluster::crash(NodeId node, bool mid_step) {
+  auto& s = slot(node);
+  if (!s.node) return;
+  if (mid_step) {
+    s.crash_mid_step = true;
+    return;
+  }
+  s.node.reset();
+  checker_.on_crash(node);
+  trace(n(node) + " crashes");
+}
+
+void Cluster::restart(NodeId node) {
+  auto& s = slot(node);
+  if (s.node) return;
+  boot(s);
+}
+
+void Cluster::cancel_mid_step_crashes() {
+  for (auto& s : slots_) s.crash_mid_step = false;
+}
+
+bool Cluster::is_up(NodeId node) const { return slots_.at(node - 1).node != nullptr; }
+
+const core::Node* Cluster::node(NodeId node) const { return slots_.at(node - 1).node.get(); }
+
+void Cluster::advance_ms() {
+  ++now_ms_;
+  for (auto& s : slots_) {
+    if (s.node) step(s, core::Tick{1});
+  }
+  for (auto& packet : network_.take_due(now_ms_)) deliver(packet);
+  for (auto& client : clients_) client_act(client);
+  checker_.end_of_ms(now_ms_);
+}
+
+void Cluster::deliver(Packet& packet) {
+  if (packet.to >= kFirstClientAddress) {
+    auto& client = clients_.at(packet.to - kFirstClientAddress);
+    if (const auto* reply = std::get_if<proto::ClientReply>(&packet.message)) {
+      client_receive(client, packet.client.route, *reply);
+    }
+    return;
+  }
+  auto& s = slot(packet.to);
+  if (!s.node) {
+    if (trace_.enabled()) {
+      trace(n(packet.to) + " is down, lost from " + n(packet.from) + ": " +
+            proto::describe(packet.message));
+    }
+    return;
+  }
+  switch (packet.channel) {
+    case Channel::election: step(s, core::ElectionMessage{std::move(packet.message)}); break;
+    case Channel::peer: step(s, core::PeerMessage{packet.from, std::move(packet.message)}); break;
+    case Channel::client:
+      step(s, core::ClientMessage{std::move(packet.client), std::move(packet.message)});
+      break;
+  }
+}
+
+// One event into one node; the actions are carried out in order. A node due
+// to crash mid-step carries out a random prefix of them and then crashes.
+void Cluster::step(Slot& s, const core::Event& event) {
+  const bool is_tick = std::holds_alternative<core::Tick>(event);
+  if (!is_tick && trace_.enabled()) trace(n(s.id) + " " + describe_event(event));
+  auto actions = s.node->step(event);
+  const bool crashing = s.crash_mid_step;
+  if (crashing) {
+    const auto keep = random_.between(0, actions.size() + 1);
+    actions.erase(actions.begin() + static_cast<std::ptrdiff_t>(keep), actions.end());
+  }
+  checker_.on_step(now_ms_, *s.node, event, actions, crashing);
+  for (const auto& action : actions) carry_out(s, action);
+  if (crashing) {
+    s.crash_mid_step = false;
+    trace(n(s.id) + " crashed in the middle of that step, after " +
+          std::to_string(actions.size()) + " actions");
+    crash(s.id, false);
+  }
+}
+
+void Cluster::carry_out(Slot& s, const core::Action& action) {
+  const bool tracing = trace_.enabled();
+  std::visit(
+      [&](const auto& a) {
+        using A = std::decay_t<decltype(a)>;
+        if constexpr (std::is_same_v<A, core::Persist>) {
+          s.disk = a.state;
+          if (tracing) {
+            trace(n(s.id) + " persists term=" + std::to_string(a.state.term) +
+                  " voted_for=" + std::to_string(a.state.voted_for));
+          }
+        } else if constexpr (std::is_same_v<A, core::Publish>) {
+          if (tracing) trace(n(s.id) + " -> all " + proto::describe(a.message));
+          network_.broadcast(now_ms_, s.id, a.message);
+        } else if constexpr (std::is_same_v<A, core::SendToPeer> ||
+                             std::is_same_v<A, core::ReplyToPeer>) {
+          if (tracing) trace(n(s.id) + " -> " + n(a.to) + " " + proto::describe(a.message));
+          network_.send(now_ms_, s.id, a.to, Channel::peer, a.message);
+        } else if constexpr (std::is_same_v<A, core::ReplyToClient>) {
+          if (tracing) trace(n(s.id) + " -> client " + a.to.route + " " + proto::describe(a.message));
+          // Routes are "c<k>/r<request>/a<attempt>"; client k has address kFirstClientAddress + k - 1.
+          const auto k = std::stoul(a.to.route.substr(1));
+          network_.send(now_ms_, s.id, kFirstClientAddress + static_cast<NodeId>(k - 1),
+                        Channel::client, a.message, a.to);
+        } else {
+          if (tracing) {
+            trace(n(s.id) + " is " + proto::to_string(a.role) + " term=" + std::to_string(a.term) +
+                  " leader=" + std::to_string(a.leader) + " (" + a.reason + ")");
+          }
+        }
+      },
+      action);
+}
+
+std::optional<NodeId> Cluster::agreed_leader() const {
+  std::optional<NodeId> leader;
+  std::optional<Term> term;
+  for (const auto& s : slots_) {
+    if (!s.node || s.node->leader() == proto::kNoNode) return std::nullopt;
+    if (leader && (*leader != s.node->leader() || *term != s.node->term())) return std::nullopt;
+    leader = s.node->leader();
+    term = s.node->term();
+  }
+  if (!leader || slots_.at(*leader - 1).node->role() != proto::Role::leader) return std::nullopt;
+  return leader;
+}
+
+std::string Cluster::describe_nodes() const {
+  std::string text;
+  for (const auto& s : slots_) {
+    if (!text.empty()) text += ", ";
+    if (!s.node) {
+      text += n(s.id) + " down";
+      continue;
+    }
+    text += n(s.id) + " " + proto::to_string(s.node->role()) + " term=" +
+            std::to_string(s.node->term()) + " leader=" + std::to_string(s.node->leader()) +
+            " pending=" + std::to_string(s.node->pending());
+  }
+  return text;
+}
+
+void Cluster::trace(const std::string& text) { trace_.line(now_ms_, text); }
+
+// ---- Cluster: clients ----
+
+NodeId Cluster::random_node(NodeId other_than) {
+  if (members_.size() == 1) return members_.front();
+  NodeId node;
+  do {
+    node = members_.at(random_.between(0, members_.size()));
+  } while (node == other_than);
+  return node;
+}
+
+std::string Cluster::payload_of(const Client& client, std::uint64_t request_id) const {
+  return client.id + " says hello #" + std::to_string(request_id);
+}
+
+// How long a client waits for an answer before it tries another node: the
+// request's own deadline, plus the trip there and back.
+std::uint64_t Cluster::client_wait_ms(const Client& client) const {
+  const auto timeout_ms =
+      client.timeout_ms != 0 ? std::uint64_t{client.timeout_ms} : config_.timing.request_timeout_ms;
+  return timeout_ms + 2 * network_.faults().max_delay_ms + 2;
+}
+
+void Cluster::client_act(Client& client) {
+  if (!client.busy) {
+    if (!clients_active_ || now_ms_ < client.idle_until_ms) return;
+    client.busy = true;
+    ++client.request_id;
+    ++client_stats_.requests;
+    client.attempt = 0;
+    client.sent_to.clear();
+    // Half the requests use the node's default deadline, the others their own.
+    const auto election_ms = config_.timing.election_timeout_ms;
+    const std::uint64_t choices[] = {0, 0, 2 * election_ms, 4 * election_ms};
+    client.timeout_ms = static_cast<std::uint32_t>(choices[random_.between(0, 4)]);
+    client_send(client, random_node(proto::kNoNode));
+  } else if (now_ms_ >= client.retry_at_ms) {
+    trace("client " + client.id + " retries request " + std::to_string(client.request_id));
+    client_send(client, random_node(client.last_node));
+  }
+}
+
+void Cluster::client_send(Client& client, NodeId node) {
+  ++client.attempt;
+  ++client_stats_.attempts;
+  client.last_route = client.id + "/r" + std::to_string(client.request_id) + "/a" +
+                      std::to_string(client.attempt);
+  client.last_node = node;
+  client.sent_to[client.last_route] = node;
+  client.retry_at_ms = now_ms_ + client_wait_ms(client);
+  proto::ClientRequest request{client.id, client.request_id, client.timeout_ms,
+                               payload_of(client, client.request_id)};
+  network_.send(now_ms_, client.address, node, Channel::client, request,
+                core::ClientAddress{client.last_route, false});
+}
+
+void Cluster::client_receive(Client& client, const std::string& route,
+                             const proto::ClientReply& reply) {
+  if (trace_.enabled()) trace("client " + route + " <- " + proto::describe(reply));
+  const bool current = client.busy && reply.client_id == client.id &&
+                       reply.request_id == client.request_id;
+  if (!current) return;  // an answer to a request already accepted
+  if (reply.status == proto::Status::ok) {
+    checker_.on_client_accept(payload_of(client, client.request_id), client.sent_to.at(route),
+                              reply);
+    ++client_stats_.accepted;
+    client.busy = false;
+    client.idle_until_ms = now_ms_ + random_.between(0, 2 * config_.timing.heartbeat_ms);
+    return;
+  }
+  // Every other status is retryable: try another node soon, but only once
+  // per attempt (a late refusal of an older attempt changes nothing).
+  if (route == client.last_route) {
+    client.retry_at_ms = now_ms_ + random_.between(1, config_.timing.heartbeat_ms + 1);
+  }
+}
+
+bool Cluster::clients_idle() const {
+  return std::none_of(clients_.begin(), clients_.end(), [](const Client& c) { return c.busy; });
+}
+
+std::string Cluster::describe_busy_clients() const {
+  std::string text;
+  for (const auto& client : clients_) {
+    if (!client.busy) continue;
+    if (!text.empty()) text += ", ";
+    text += client.last_route + " (to " + n(client.last_node) + ", retry at " +
+            std::to_string(client.retry_at_ms) + " ms)";
+  }
+  return text.empty() ? "none" : text;
+}
+
+}  // namespace relay::sim
