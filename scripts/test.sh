@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs every test: unit, simulation
+# and integration (real processes on loopback), then the unit and simulation
+# tests again under AddressSanitizer and UndefinedBehaviorSanitizer.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${RELAY_BUILD_DIR:-$root/build}
+
+bash "$root/scripts/build.sh"
+echo "== unit and simulation tests"
+ctest --test-dir "$build" --output-on-failure -L 'unit|sim' -j2
+echo "== integration tests (real processes)"
+ctest --test-dir "$build" --output-on-failure -L integration
+
+if [[ "${RELAY_SKIP_SANITIZERS:-0}" != 1 ]]; then
+  echo "== unit and simulation tests under address and undefined-behaviour sanitizers"
+  RELAY_BUILD_DIR="$build-asan" bash "$root/scripts/build.sh" -DRELAY_SANITIZE=address,undefined \
+    -DCMAKE_BUILD_TYPE=Debug
+  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 RELAY_SIM_SEEDS=${RELAY_ASAN_SIM_SEEDS:-100} \
+    ctest --test-dir "$build-asan" --output-on-failure -L 'unit|sim' -j2
+fi
+echo "== all tests passed"
