@@ -149,7 +149,7 @@ void Node::on_ballot(const proto::Ballot& message) {
   join_election(message.term);
   if (role_ != Role::candidate || message.term != durable_.term) return;
   ballots_[message.from] = message.ballot;
-  if (ballots_.size() == options_.members.size()) cast_vote();
+  if (ballots_.size() + disconnected_.size() >= options_.members.size()) cast_vote();
 }
 
 // Rule "quorum": a candidate becomes leader with votes from a majority of the

@@ -51,7 +51,16 @@ struct ClientMessage {
   proto::Message message;
 };
 
-using Event = std::variant<Tick, ElectionMessage, PeerMessage, ClientMessage>;
+// The shell saw this node's connection to a peer's election channel open or
+// close. A close means the peer's process is gone (or its host unreachable);
+// a frozen peer keeps its connections, so this is a hint, never the only
+// way to notice a failure.
+struct PeerConnection {
+  NodeId peer = proto::kNoNode;
+  bool connected = false;
+};
+
+using Event = std::variant<Tick, ElectionMessage, PeerMessage, ClientMessage, PeerConnection>;
 
 // ---- actions ----
 

@@ -30,6 +30,8 @@ Actions Node::step(const Event& event) {
           on_election_message(e.message);
         } else if constexpr (std::is_same_v<E, PeerMessage>) {
           on_peer_message(e.from, e.message);
+        } else if constexpr (std::is_same_v<E, PeerConnection>) {
+          on_peer_connection(e);
         } else {
           on_client_message(e.from, e.message);
         }
@@ -90,6 +92,23 @@ void Node::on_client_message(const ClientAddress& from, const proto::Message& me
     reply.message = "expected client_request or status_request";
     out_.push_back(ReplyToClient{from, std::move(reply)});
   }
+}
+
+// Rule "fast failure detection": the leader's connection closed, so its
+// process is most likely gone. Stop believing in it now and ask for a new
+// term after a short random pause (so that the followers do not all ask at
+// the same instant). The others grant only if they lost it too.
+void Node::on_peer_connection(const PeerConnection& event) {
+  if (!is_member(event.peer) || event.peer == options_.self) return;
+  if (event.connected) {
+    disconnected_.erase(event.peer);
+    return;
+  }
+  disconnected_.insert(event.peer);
+  if (event.peer != leader_ || role_ == Role::leader) return;
+  set_leader(proto::kNoNode);
+  abandon_relays_to_former_leader();
+  election_deadline_ = now_ + random_.between(0, options_.heartbeat_ticks);
 }
 
 // Moves to a higher term as a follower with no vote and no known leader. The

@@ -77,6 +77,7 @@ class Node {
   void on_election_message(const proto::Message& message);
   void on_peer_message(NodeId from, const proto::Message& message);
   void on_client_message(const ClientAddress& from, const proto::Message& message);
+  void on_peer_connection(const PeerConnection& event);
   void adopt_term(Term term, const char* reason);
   void enter_term(Term term);
   void persist(DurableState state);
@@ -112,6 +113,7 @@ class Node {
   void on_relay_reply(NodeId from, const proto::RelayReply& reply);
   proto::ClientReply execute(const proto::ClientRequest& request);
   void dispatch_pending();
+  void abandon_relays_to_former_leader();
   void dispatch(std::uint64_t relay_id, Pending& pending);
   void expire_pending();
   void answer_pending(std::uint64_t relay_id, proto::ClientReply reply);
@@ -141,6 +143,7 @@ class Node {
   std::uint64_t my_ballot_ = 0;
   std::map<NodeId, std::uint64_t> ballots_;  // participants' ballots in this term
   std::set<NodeId> votes_for_me_;
+  std::set<NodeId> disconnected_;  // peers whose election connection is closed
 
   // Leader: when each follower was last heard in this term (check-quorum).
   std::map<NodeId, std::uint64_t> follower_heard_at_;

@@ -46,11 +46,25 @@ void Node::dispatch(std::uint64_t relay_id, Pending& pending) {
 }
 
 // Rule "relay across leader changes": when a new leader becomes known, every
-// held request, and every request relayed to the old one, goes to the new one.
+// held request goes to it. A request relayed to the former leader may or may
+// not have been executed there; the client is told so ("unknown") rather
+// than have it executed a second time by the new leader.
 void Node::dispatch_pending() {
+  abandon_relays_to_former_leader();
   for (auto it = pending_.begin(); it != pending_.end();) {
     auto current = it++;  // dispatch may erase `current`
     dispatch(current->first, current->second);
+  }
+}
+
+void Node::abandon_relays_to_former_leader() {
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    auto current = it++;
+    const auto sent_to = current->second.sent_to;
+    if (sent_to == proto::kNoNode || sent_to == leader_) continue;
+    answer_pending(current->first, refusal(current->second.request, Status::unknown,
+                                           "the leader changed before answering; the request may or may "
+                                           "not have been executed"));
   }
 }
 

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstring>
 #include <stdexcept>
 #include <vector>
 
@@ -119,9 +120,21 @@ void NodeLoop::open_sockets(const config::Cluster& cluster) {
   election_sub_ = make_socket(context_, zmq::socket_type::sub);
   election_sub_.set(zmq::sockopt::subscribe, "");
   election_sub_.set(zmq::sockopt::maxmsgsize, kMaxFrameBytes);
+  // Watch the SUB's connections: a peer whose process dies closes them, which
+  // lets the core suspect a dead leader at once (docs/protocol.md, "Fast
+  // failure detection").
+  const auto events_endpoint = "inproc://election-sub-events-" + std::to_string(self_);
+  if (zmq_socket_monitor(election_sub_.handle(), events_endpoint.c_str(),
+                         ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED) != 0) {
+    throw StartupError("cannot watch the election connections: " + std::string(zmq_strerror(zmq_errno())));
+  }
+  sub_events_ = zmq::socket_t(context_, zmq::socket_type::pair);
+  sub_events_.set(zmq::sockopt::linger, 0);
+  sub_events_.connect(events_endpoint);
   for (const auto& peer : cluster.nodes) {
     if (peer.id == self_) continue;
     connect(election_sub_, "election", peer.election);
+    election_endpoints_[peer.election] = peer.id;
     auto dealer = make_socket(context_, zmq::socket_type::dealer);
     dealer.set(zmq::sockopt::routing_id, peer_route(self_));
     dealer.set(zmq::sockopt::immediate, 1);  // no queueing for a peer that is not there
@@ -148,6 +161,7 @@ void NodeLoop::poll_once() {
       {client_router_.handle(), 0, ZMQ_POLLIN, 0},
       {peer_router_.handle(), 0, ZMQ_POLLIN, 0},
       {monitor_pub_.handle(), 0, ZMQ_POLLIN, 0},
+      {sub_events_.handle(), 0, ZMQ_POLLIN, 0},
   };
   for (auto& [id, dealer] : dealers_) items.push_back({dealer.handle(), 0, ZMQ_POLLIN, 0});
 
@@ -164,7 +178,8 @@ void NodeLoop::poll_once() {
   if (items[1].revents & ZMQ_POLLIN) read_client();
   if (items[2].revents & ZMQ_POLLIN) read_peer_router();
   if (items[3].revents & ZMQ_POLLIN) read_monitor_subscriptions();
-  std::size_t index = 4;
+  if (items[4].revents & ZMQ_POLLIN) read_socket_events();
+  std::size_t index = 5;
   for (auto& [id, dealer] : dealers_) {
     if (items[index++].revents & ZMQ_POLLIN) read_dealer(id, dealer);
   }
@@ -270,6 +285,28 @@ void NodeLoop::read_monitor_subscriptions() {
     auto frame = receive_single(monitor_pub_, error);
     if (!frame) return;
     if (!frame->empty()) monitor_listening_ = (*frame)[0] == 1;
+  }
+}
+
+// Events of zmq_socket_monitor come as two frames: six bytes (event number,
+// 32-bit value) and the endpoint they concern.
+void NodeLoop::read_socket_events() {
+  for (int i = 0; i < kBatch; ++i) {
+    zmq::message_t header;
+    zmq::message_t address;
+    if (!sub_events_.recv(header, zmq::recv_flags::dontwait)) return;
+    if (!header.more() || !sub_events_.recv(address, zmq::recv_flags::none) || header.size() < 2) continue;
+    std::uint16_t event = 0;
+    std::memcpy(&event, header.data(), sizeof event);
+    const auto endpoint = address.to_string();
+    const auto peer = election_endpoints_.find(endpoint);
+    if (peer == election_endpoints_.end()) continue;
+    const bool connected = event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED;
+    spdlog::debug("node {}: election connection to node {} {}", self_, peer->second,
+                  connected ? "up" : "closed");
+    tap_text("socket", "node " + std::to_string(peer->second) + (connected ? " connected" : " disconnected") +
+                           " (" + endpoint + ")");
+    step(core::PeerConnection{peer->second, connected});
   }
 }
 

@@ -62,6 +62,7 @@ class NodeLoop {
   void read_peer_router();
   void read_dealer(proto::NodeId peer, zmq::socket_t& dealer);
   void read_monitor_subscriptions();
+  void read_socket_events();
   void step(const core::Event& event);
   void carry_out(const core::Action& action);
   void send_client_reply(const core::ClientAddress& to, const proto::Message& reply);
@@ -82,6 +83,8 @@ class NodeLoop {
   zmq::socket_t peer_router_;
   zmq::socket_t monitor_pub_;  // an XPUB, so the loop knows whether anyone listens
   std::map<proto::NodeId, zmq::socket_t> dealers_;
+  zmq::socket_t sub_events_;  // zmq_socket_monitor of election_sub_: peers' connections
+  std::map<std::string, proto::NodeId> election_endpoints_;  // to name the peer of an event
 
   bool monitor_listening_ = false;
   std::uint64_t tap_seq_ = 0;
