@@ -112,7 +112,9 @@ std::optional<std::string> tcp_problem(std::string_view rest) {
   if (port == "*") return "a wildcard port '*' cannot be connected to; give a fixed port from 1 to 65535";
   if (!parse_identity(port, 65535)) return "port '" + std::string(port) + "' is not a number from 1 to 65535";
   if (host.empty()) return "missing host before ':PORT'";
-  if (host == "*") return std::nullopt;
+  // Every endpoint is both bound by its node and connected to by the others,
+  // and nothing can connect to "*".
+  if (host == "*") return "a wildcard host '*' cannot be connected to; give the address peers and clients use";
   // Digits and dots only can only be meant as an IPv4 address; never let a
   // typo like 127.0.0.256 pass as a host name.
   if (std::all_of(host.begin(), host.end(), [](char c) { return is_digit(c) || c == '.'; })) {
@@ -120,7 +122,7 @@ std::optional<std::string> tcp_problem(std::string_view rest) {
     return "host '" + std::string(host) + "' is not a valid IPv4 address";
   }
   if (valid_dns_name(host)) return std::nullopt;
-  return "host '" + std::string(host) + "' is not an IPv4 address, '*' or a host name";
+  return "host '" + std::string(host) + "' is not an IPv4 address or a host name";
 }
 
 std::optional<std::string> endpoint_problem(std::string_view endpoint) {

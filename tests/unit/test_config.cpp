@@ -201,6 +201,7 @@ TEST_CASE("error: malformed endpoint") {
   const std::string prefix = "test.ini:2: key 'client': malformed endpoint ";
   check_error(with_client("tcp://127.0.0.1:*"), prefix + "'tcp://127.0.0.1:*': ", "wildcard port");
   check_error(with_client("tcp://*:*"), prefix, "wildcard port");
+  check_error(with_client("tcp://*:5551"), prefix + "'tcp://*:5551': ", "wildcard host '*' cannot be connected to");
   check_error(with_client("tcp://127.0.0.1:0"), prefix, "port '0' is not a number from 1 to 65535");
   check_error(with_client("tcp://127.0.0.1:65536"), prefix, "port '65536'");
   check_error(with_client("tcp://127.0.0.1:05551"), prefix, "port '05551'");
@@ -227,11 +228,11 @@ TEST_CASE("error: malformed endpoint") {
 
 TEST_CASE("accepted endpoint forms") {
   const Cluster cluster =
-      cluster_of(join({{"[node.1]", "client = tcp://*:5551", "peer = tcp://localhost:5552",
+      cluster_of(join({{"[node.1]", "client = tcp://127.0.0.1:5551", "peer = tcp://localhost:5552",
                         "election = tcp://relay-1.example.org:5553", "monitor = ipc:///tmp/relay/node-1.monitor"},
                        {"[node.2]", "client = tcp://0.0.0.0:1", "peer = tcp://10.1.2.3:65535",
                         "election = ipc://relative.sock", "monitor = tcp://h:5554"}}));
-  CHECK(cluster.find(1)->client == "tcp://*:5551");
+  CHECK(cluster.find(1)->client == "tcp://127.0.0.1:5551");
   CHECK(cluster.find(1)->monitor == "ipc:///tmp/relay/node-1.monitor");
   CHECK(cluster.find(2)->peer == "tcp://10.1.2.3:65535");
 }
