@@ -294,7 +294,12 @@ void Checker::check_role(const StepContext& step, const core::RoleChanged& chang
     fail(n(step.node) + " changed role in " + t(change.term) + " with " + t(step.disk.term) +
          " on disk");
   }
-  if (change.role == Role::leader) check_leader(step.node, change.term);
+  if (change.role != Role::leader) return;
+  check_leader(step.node, change.term);
+  if (!tenures_.emplace(step.node, change.term).second) {
+    fail(n(step.node) + " became leader of " + t(change.term) +
+         " a second time: one tenure per term, or seq restarts and executions are forgotten");
+  }
 }
 
 // Rule "quorum": one leader per term, elected by a majority of persisted votes.

@@ -16,7 +16,8 @@
 //              before it is published; what a node believes durable is on disk
 //   leaders    at most one leader per term across all nodes and all time; a
 //              leader holds persisted votes from a majority of the configured
-//              nodes for its term
+//              nodes for its term; a node leads a term at most once (a second
+//              tenure would restart its seq and forget what it executed)
 //   relay      a Relay is sent only by a node that received the request from a
 //              client, never by one that received it as a Relay (one hop); a
 //              RelayReply answers a Relay from that very peer
@@ -121,6 +122,7 @@ class Checker {
   std::map<NodeId, core::DurableState> disk_;         // what each node's disk holds
   std::map<std::pair<Term, NodeId>, NodeId> votes_;   // (term, voter) -> candidate, forever
   std::map<Term, NodeId> leaders_;                    // the leader of each term, forever
+  std::set<std::pair<NodeId, Term>> tenures_;         // (node, term) it became leader of
   std::map<std::pair<NodeId, Term>, LeaderTerm> executed_;
   std::map<std::pair<NodeId, std::string>, Delivery> deliveries_;  // (node, client route)
   std::map<NodeId, std::set<RequestKey>> from_clients_;  // received from clients since boot

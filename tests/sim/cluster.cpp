@@ -22,8 +22,10 @@ std::string describe_event(const core::Event& event) {
           return "<- election " + proto::describe(e.message);
         } else if constexpr (std::is_same_v<E, core::PeerMessage>) {
           return "<- peer n" + std::to_string(e.from) + " " + proto::describe(e.message);
-        } else {
+        } else if constexpr (std::is_same_v<E, core::ClientMessage>) {
           return "<- client " + e.from.route + " " + proto::describe(e.message);
+        } else if constexpr (std::is_same_v<E, core::PeerConnection>) {
+          return "<- connection to n" + std::to_string(e.peer) + (e.connected ? " up" : " closed");
         }
       },
       event);
@@ -88,6 +90,35 @@ void Cluster::boot(Slot& s) {
   checker_.on_boot(s.id, s.disk);
   trace(n(s.id) + " boots: term=" + std::to_string(s.disk.term) +
         " voted_for=" + std::to_string(s.disk.voted_for));
+  announce_connections(s.id, true);
+}
+
+// A process that starts connects to every live peer and they to it; one that
+// dies closes those connections. Each side's monitor reports it a little later.
+void Cluster::announce_connections(NodeId node, bool connected) {
+  const auto delay_ms = [&] { return now_ms_ + random_.between(0, config_.timing.heartbeat_ms / 5 + 1); };
+  for (const auto& peer : slots_) {
+    if (peer.id == node || !peer.node) continue;
+    connection_events_.push_back({delay_ms(), peer.id, node, connected});
+    if (connected) connection_events_.push_back({delay_ms(), node, peer.id, true});
+  }
+}
+
+void Cluster::hint_connection(NodeId node, NodeId peer, bool connected) {
+  connection_events_.push_back({now_ms_, node, peer, connected});
+}
+
+void Cluster::deliver_connection_events() {
+  std::vector<ConnectionEvent> due;
+  std::erase_if(connection_events_, [&](const ConnectionEvent& e) {
+    if (e.at_ms > now_ms_) return false;
+    due.push_back(e);
+    return true;
+  });
+  for (const auto& e : due) {
+    auto& s = slot(e.node);
+    if (s.node) step(s, core::PeerConnection{e.peer, e.connected});
+  }
 }
 
 void Cluster::crash(NodeId node, bool mid_step) {
@@ -100,6 +131,7 @@ void Cluster::crash(NodeId node, bool mid_step) {
   s.node.reset();
   checker_.on_crash(node);
   trace(n(node) + " crashes");
+  announce_connections(node, false);
 }
 
 void Cluster::restart(NodeId node) {
@@ -121,6 +153,7 @@ void Cluster::advance_ms() {
   for (auto& s : slots_) {
     if (s.node) step(s, core::Tick{1});
   }
+  deliver_connection_events();
   for (auto& packet : network_.take_due(now_ms_)) deliver(packet);
   for (auto& client : clients_) client_act(client);
   checker_.end_of_ms(now_ms_);

@@ -76,6 +76,9 @@ class Cluster {
   void crash(NodeId node, bool mid_step);  // mid_step: during the node's next step
   void restart(NodeId node);              // a no-op for a node that is up
   void cancel_mid_step_crashes();
+  // A connection hint for `node` about `peer` (core::PeerConnection), true or
+  // not: the shell's socket monitor is only a hint, and so it is here.
+  void hint_connection(NodeId node, NodeId peer, bool connected);
   bool is_up(NodeId node) const;
   const core::Node* node(NodeId node) const;  // nullptr while down
   const std::vector<NodeId>& members() const { return members_; }
@@ -102,6 +105,15 @@ class Cluster {
     bool crash_mid_step = false;
   };
 
+  // A PeerConnection event on its way to `node`: what the shell's socket
+  // monitor reports when `peer`'s election connection opens or closes.
+  struct ConnectionEvent {
+    std::uint64_t at_ms = 0;
+    NodeId node = proto::kNoNode;
+    NodeId peer = proto::kNoNode;
+    bool connected = false;
+  };
+
   struct Client {
     std::string id;
     NodeId address = proto::kNoNode;
@@ -121,6 +133,8 @@ class Cluster {
   void step(Slot& slot, const core::Event& event);
   void carry_out(Slot& slot, const core::Action& action);
   void deliver(Packet& packet);
+  void deliver_connection_events();
+  void announce_connections(NodeId node, bool connected);
   void client_act(Client& client);
   void client_send(Client& client, NodeId node);
   void client_receive(Client& client, const std::string& route, const proto::ClientReply& reply);
@@ -136,6 +150,7 @@ class Cluster {
   std::vector<NodeId> members_;
   Network network_;
   std::vector<Slot> slots_;
+  std::vector<ConnectionEvent> connection_events_;  // in the order they were scheduled
   std::vector<Client> clients_;
   bool clients_active_ = true;
   ClientStats client_stats_;

@@ -10,6 +10,7 @@
 //   RELAY_SIM_SEED=N        replay seed N alone and print its full trace
 //   RELAY_SIM_SEEDS=N       how many seeds to run (default 500)
 //   RELAY_SIM_FIRST_SEED=N  the first seed (default 1)
+//   RELAY_SIM_KEEP_GOING=1  report every failing seed in one line and go on
 // On a failure it prints the seed, the reason and the last 300 trace lines,
 // and exits 1. docs/simulator.md explains what is checked.
 #include <chrono>
@@ -110,6 +111,14 @@ void inject_fault(Cluster& cluster, core::Random& random, const Timing& timing) 
     for (std::uint64_t i = 0; i < cuts; ++i) cluster.network().cut(pick(random, members), pick(random, members));
   } else if (draw < 47) {
     cluster.network().isolate(pick(random, members));
+  } else if (draw < 52) {
+    // A false connection hint: a blip, or a monitor event of an old connection.
+    const NodeId node = pick(random, members), peer = pick(random, members);
+    const bool connected = random.between(0, 2) == 0;
+    cluster.hint_connection(node, peer, connected);
+    cluster.note("fault: hint to n" + std::to_string(node) + ": connection to n" + std::to_string(peer) +
+                 (connected ? " up" : " closed"));
+    return;
   } else if (draw < 62) {
     cluster.network().heal();
   } else if (draw < 80 && !up.empty()) {
@@ -194,9 +203,25 @@ class Run {
     heal();
     cluster_.set_clients_active(false);
     const auto settle_bound_ms = 2 * request_ms + 20 * e;
-    if (!run_until(settle_bound_ms, [&] { return cluster_.agreed_leader() && cluster_.clients_idle(); })) {
+    const auto settled = [&] { return cluster_.agreed_leader() && cluster_.clients_idle(); };
+    const auto healed_at_ms = cluster_.now_ms();
+    if (!run_until(settle_bound_ms, settled)) {
       return fail_liveness("no agreed leader with every request answered within " +
                            std::to_string(settle_bound_ms) + " ms of healing");
+    }
+    // Right after healing, nodes may agree on a leader that has not heard a
+    // majority for an election timeout (it was cut off until now): its
+    // check-quorum may still, rightly, make it step down. Two heartbeat rounds
+    // after healing it has heard everyone again. No longer: packets delayed in
+    // the fault phase still arrive, and a healthy cluster must shrug them off.
+    const auto round_trip_ms = 2 * (timing().heartbeat_ms + cluster_.network().faults().max_delay_ms + 1);
+    if (cluster_.now_ms() < healed_at_ms + round_trip_ms) {
+      run_until(healed_at_ms + round_trip_ms - cluster_.now_ms(), [] { return false; });
+    }
+    if (!checker_.failed() && !run_until(settle_bound_ms, settled)) {
+      return fail_liveness("no agreed leader again within " + std::to_string(settle_bound_ms) +
+                           " ms after a first agreement " +
+                           std::to_string(cluster_.now_ms() - healed_at_ms) + " ms after healing");
     }
     stability_window();
   }
@@ -274,7 +299,7 @@ struct Totals {
 };
 
 // Runs one seed; prints a report and returns false on failure.
-bool run_seed(std::uint64_t seed, bool replay, Totals& totals) {
+bool run_seed(std::uint64_t seed, bool replay, bool brief, Totals& totals) {
   core::Random random(seed);
   const auto scenario = scenario_for(seed, random);
   Trace trace(replay ? 0 : kTraceTailLines, replay);
@@ -292,6 +317,11 @@ bool run_seed(std::uint64_t seed, bool replay, Totals& totals) {
   if (failure.empty()) {
     if (replay) std::printf("relay-sim: seed %llu passed\n", static_cast<unsigned long long>(seed));
     return true;
+  }
+  if (brief) {
+    std::printf("relay-sim: seed %llu FAILED at %llu ms: %s\n", static_cast<unsigned long long>(seed),
+                static_cast<unsigned long long>(cluster.now_ms()), failure.c_str());
+    return false;
   }
   if (!replay) {
     std::printf("relay-sim: last %zu trace lines of seed %llu:\n", kTraceTailLines,
@@ -312,15 +342,24 @@ int main() {
   using namespace relay::sim;
   Totals totals;
   if (const auto seed = env_number("RELAY_SIM_SEED")) {
-    return run_seed(*seed, true, totals) ? 0 : 1;
+    return run_seed(*seed, true, false, totals) ? 0 : 1;
   }
   const auto count = env_number("RELAY_SIM_SEEDS").value_or(500);
   const auto first = env_number("RELAY_SIM_FIRST_SEED").value_or(1);
+  const bool keep_going = env_number("RELAY_SIM_KEEP_GOING").value_or(0) != 0;
   const auto started = std::chrono::steady_clock::now();
+  std::uint64_t failed = 0;
   for (std::uint64_t seed = first; seed < first + count; ++seed) {
-    if (!run_seed(seed, false, totals)) return 1;
+    if (run_seed(seed, false, keep_going, totals)) continue;
+    ++failed;
+    if (!keep_going) return 1;
   }
   const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
+  if (failed != 0) {
+    std::printf("relay-sim: %llu of %llu seeds FAILED (%.1f s)\n", static_cast<unsigned long long>(failed),
+                static_cast<unsigned long long>(count), took.count());
+    return 1;
+  }
   std::printf(
       "relay-sim: %llu seeds (%llu..%llu) passed in %.1f s: %.0f s simulated, %llu steps, "
       "%llu leaders elected, %llu executions, %llu client requests accepted (%llu attempts)\n",

@@ -1,1 +1,350 @@
+// The request path of the core, one test per rule (DESIGN.md §6.6-6.8): the
+// leader executes, a follower relays one hop, held requests wait for a leader
+// or their deadline, and each (client_id, request_id) is executed once.
 #include <doctest/doctest.h>
+
+#include <algorithm>
+
+#include "unit/core_harness.hpp"
+
+namespace relay::test {
+namespace {
+
+using proto::ClientReply;
+using proto::Relay;
+using proto::RelayReply;
+
+std::vector<std::pair<NodeId, Relay>> relays_sent(const Actions& actions) {
+  std::vector<std::pair<NodeId, Relay>> found;
+  for (const auto& send : all_of<core::SendToPeer>(actions)) {
+    if (const auto* relay = std::get_if<Relay>(&send.message)) found.emplace_back(send.to, *relay);
+  }
+  return found;
+}
+
+// The leader's answer to a relay, as the leader would build it.
+RelayReply leader_answer(const Relay& relay, NodeId leader, Term term, std::uint64_t seq) {
+  ClientReply reply;
+  reply.client_id = relay.request.client_id;
+  reply.request_id = relay.request.request_id;
+  reply.status = Status::ok;
+  reply.received_by = relay.from;
+  reply.relayed_by = relay.from;
+  reply.answered_by = leader;
+  reply.term = term;
+  reply.seq = seq;
+  reply.leader_hint = leader;
+  reply.message = relay.request.message;
+  return RelayReply{relay.relay_id, reply};
+}
+
+// Node 1 as the leader of term 1 in a 3-node cluster.
+Driver leader() {
+  Driver d(1, 3);
+  d.become_leader(3);
+  REQUIRE(d.node.role() == Role::leader);
+  return d;
+}
+
+// Node 2 as a follower of node 1 in term 1.
+Driver follower() {
+  Driver d(2, 3);
+  d.follow(1, 1);
+  REQUIRE(d.node.leader() == 1);
+  return d;
+}
+
+}  // namespace
+
+TEST_SUITE("core relay") {
+
+TEST_CASE("the leader executes a request itself and says so in the reply") {
+  auto d = leader();
+  d.from_client("c", request("alice", 1, 0, "ping"));
+  const auto replies = client_replies(d.last);
+  REQUIRE(replies.size() == 1);
+  CHECK(replies[0].status == Status::ok);
+  CHECK(replies[0].client_id == "alice");
+  CHECK(replies[0].request_id == 1);
+  CHECK(replies[0].received_by == 1);
+  CHECK(replies[0].relayed_by == proto::kNoNode);
+  CHECK(replies[0].answered_by == 1);
+  CHECK(replies[0].term == 1);
+  CHECK(replies[0].seq == 1);
+  CHECK(replies[0].message == "ping");
+  CHECK(all_of<core::ReplyToClient>(d.last).front().to.route == "c");
+}
+
+TEST_CASE("a follower relays to the leader, one hop, and routes the answer back") {
+  auto d = follower();
+  d.from_client("c", request("alice", 1, 0, "ping"));
+  const auto relays = relays_sent(d.last);
+  REQUIRE(relays.size() == 1);
+  CHECK(relays[0].first == 1);
+  CHECK(relays[0].second.from == 2);
+  CHECK(relays[0].second.remaining_ms == kRequestTimeoutTicks);
+  CHECK(relays[0].second.request.message == "ping");
+  CHECK(client_replies(d.last).empty());
+
+  d.from_peer(1, leader_answer(relays[0].second, 1, 1, 1));
+  const auto replies = client_replies(d.last);
+  REQUIRE(replies.size() == 1);
+  CHECK(replies[0].status == Status::ok);
+  CHECK(replies[0].received_by == 2);
+  CHECK(replies[0].relayed_by == 2);
+  CHECK(replies[0].answered_by == 1);
+  CHECK(d.node.pending() == 0);
+
+  // A duplicate of the answer finds nothing to answer.
+  d.from_peer(1, leader_answer(relays[0].second, 1, 1, 1));
+  CHECK(client_replies(d.last).empty());
+}
+
+TEST_CASE("a relay that reaches a non-leader is answered not_leader with a hint, never forwarded") {
+  auto d = follower();
+  d.from_peer(3, Relay{3, 9, 500, request("alice", 1)});
+  CHECK(relays_sent(d.last).empty());
+  const auto answers = messages<RelayReply, core::ReplyToPeer>(d.last);
+  REQUIRE(answers.size() == 1);
+  CHECK(all_of<core::ReplyToPeer>(d.last).front().to == 3);
+  CHECK(answers[0].relay_id == 9);
+  CHECK(answers[0].reply.status == Status::not_leader);
+  CHECK(answers[0].reply.leader_hint == 1);
+  CHECK(answers[0].reply.relayed_by == 3);
+  CHECK(d.node.pending() == 0);
+}
+
+TEST_CASE("the leader answers a relay and names the relaying node") {
+  auto d = leader();
+  d.from_peer(2, Relay{2, 5, 500, request("alice", 1, 0, "ping")});
+  const auto answers = messages<RelayReply, core::ReplyToPeer>(d.last);
+  REQUIRE(answers.size() == 1);
+  CHECK(answers[0].relay_id == 5);
+  CHECK(answers[0].reply.status == Status::ok);
+  CHECK(answers[0].reply.received_by == 2);
+  CHECK(answers[0].reply.relayed_by == 2);
+  CHECK(answers[0].reply.answered_by == 1);
+  CHECK(answers[0].reply.seq == 1);
+
+  d.from_peer(2, Relay{2, 6, 0, request("alice", 2)});  // its deadline passed on the way
+  CHECK(messages<RelayReply, core::ReplyToPeer>(d.last).front().reply.status == Status::timeout);
+}
+
+TEST_CASE("a follower told not_leader holds the request until heartbeats name a leader") {
+  auto d = follower();
+  d.from_client("c", request("alice", 1));
+  const auto relay = relays_sent(d.last).front().second;
+  ClientReply refusal;
+  refusal.client_id = "alice";
+  refusal.request_id = 1;
+  refusal.status = Status::not_leader;
+  refusal.leader_hint = 3;  // a hint is not trusted enough to forward on
+  d.from_peer(1, RelayReply{relay.relay_id, refusal});
+  CHECK(relays_sent(d.last).empty());
+  CHECK(client_replies(d.last).empty());
+  CHECK(d.node.pending() == 1);
+
+  d.follow(3, 2);
+  const auto relays = relays_sent(d.last);
+  REQUIRE(relays.size() == 1);
+  CHECK(relays[0].first == 3);
+}
+
+TEST_CASE("a held request is dispatched when a leader becomes known") {
+  Driver d(2, 3);
+  d.from_client("c", request("alice", 1));
+  CHECK(relays_sent(d.last).empty());
+  CHECK(client_replies(d.last).empty());
+  CHECK(d.node.pending() == 1);
+
+  d.tick(100);
+  d.follow(3, 1);
+  const auto relays = relays_sent(d.last);
+  REQUIRE(relays.size() == 1);
+  CHECK(relays[0].first == 3);
+  CHECK(relays[0].second.remaining_ms == kRequestTimeoutTicks - 100);
+}
+
+TEST_CASE("a held request is executed by its node when that node becomes the leader") {
+  Driver d(1, 3);
+  d.from_client("c", request("alice", 1));
+  d.become_leader(3);
+  REQUIRE(d.node.role() == Role::leader);
+  const auto replies = client_replies(d.last);
+  REQUIRE(replies.size() == 1);
+  CHECK(replies[0].status == Status::ok);
+  CHECK(replies[0].answered_by == 1);
+  CHECK(d.node.pending() == 0);
+}
+
+TEST_CASE("a held request is answered unavailable at its deadline; a relayed one timeout") {
+  SUBCASE("held: no leader known") {
+    Driver d(2, 3);
+    d.from_client("c", request("alice", 1, 100));
+    d.tick(99);
+    CHECK(client_replies(d.last).empty());
+    d.tick(1);
+    const auto replies = client_replies(d.last);
+    REQUIRE(replies.size() == 1);
+    CHECK(replies[0].status == Status::unavailable);
+    CHECK(replies[0].received_by == 2);
+    CHECK(d.node.pending() == 0);
+  }
+  SUBCASE("relayed: the leader did not answer") {
+    auto d = follower();
+    d.from_client("c", request("alice", 1, 100));
+    REQUIRE(relays_sent(d.last).size() == 1);
+    d.tick(99);
+    CHECK(client_replies(d.last).empty());
+    d.tick(1);
+    const auto replies = client_replies(d.last);
+    REQUIRE(replies.size() == 1);
+    CHECK(replies[0].status == Status::timeout);
+    CHECK(replies[0].relayed_by == 2);
+    CHECK(d.node.pending() == 0);
+  }
+  SUBCASE("no timeout named: the node's default applies") {
+    Driver d(2, 3);
+    d.from_client("c", request("alice", 1));
+    d.tick(kRequestTimeoutTicks - 1);
+    CHECK(client_replies(d.last).empty());
+    d.tick(1);
+    CHECK(client_replies(d.last).size() == 1);
+  }
+}
+
+TEST_CASE("when the leader changes, no pending request is silently dropped") {
+  auto d = follower();
+  d.from_client("relayed", request("alice", 1));
+  REQUIRE(relays_sent(d.last).size() == 1);
+  // Node 1 falls silent; node 2 gives up on it and holds what comes next.
+  d.tick_until_pre_vote();
+  REQUIRE(d.node.leader() == proto::kNoNode);
+  d.from_client("held", request("bob", 1));
+  CHECK(relays_sent(d.last).empty());
+
+  d.follow(3, 2);
+  // The held request goes to the new leader. The one relayed to the former
+  // leader may have been executed there: it is either re-sent or answered
+  // with an explicit, retryable status.
+  const auto relays = relays_sent(d.last);
+  const auto replies = client_replies(d.last);
+  std::size_t accounted = 0;
+  for (const auto& [to, relay] : relays) {
+    CHECK(to == 3);
+    accounted += relay.request.client_id == "bob" || relay.request.client_id == "alice" ? 1 : 0;
+  }
+  for (const auto& reply : replies) {
+    CHECK(reply.client_id == "alice");
+    CHECK(reply.status != Status::ok);
+    CHECK(reply.status != Status::bad_request);
+    ++accounted;
+  }
+  CHECK(accounted == 2);
+  CHECK(std::any_of(relays.begin(), relays.end(),
+                    [](const auto& sent) { return sent.second.request.client_id == "bob"; }));
+}
+
+TEST_CASE("the leader executes each (client_id, request_id) once; a retry gets the original reply") {
+  auto d = leader();
+  d.from_client("c/1", request("alice", 1, 0, "first"));
+  const auto original = client_replies(d.last).front();
+  d.from_client("c/2", request("alice", 2, 0, "second"));
+  CHECK(client_replies(d.last).front().seq == 2);
+
+  d.from_client("c/3", request("alice", 1, 0, "first"));  // a retry, straight to the leader
+  const auto retry = client_replies(d.last).front();
+  CHECK(retry.status == Status::ok);
+  CHECK(retry.seq == original.seq);
+  CHECK(retry.term == original.term);
+  CHECK(retry.message == "first");
+
+  d.from_peer(3, Relay{3, 1, 500, request("alice", 1, 0, "first")});  // a retry, relayed
+  const auto relayed_retry = messages<RelayReply, core::ReplyToPeer>(d.last).front().reply;
+  CHECK(relayed_retry.seq == original.seq);
+  CHECK(relayed_retry.relayed_by == 3);
+
+  d.from_client("c/4", request("bob", 1));  // the same request id from another client is new
+  CHECK(client_replies(d.last).front().seq == 3);
+  CHECK(d.node.status(0).executed == 3);
+}
+
+TEST_CASE("seq increases by one without gaps within a term and restarts with a new term") {
+  auto d = leader();
+  for (std::uint64_t i = 1; i <= 5; ++i) {
+    d.from_client("c", request("alice", i));
+    CHECK(client_replies(d.last).front().seq == i);
+  }
+  d.hear(proto::Heartbeat{2, 3, Role::candidate, proto::kNoNode});  // steps down
+  REQUIRE(d.node.role() != Role::leader);
+  d.become_leader(3);
+  REQUIRE(d.node.role() == Role::leader);
+  REQUIRE(d.node.term() == 3);
+  d.from_client("c", request("alice", 6));
+  const auto reply = client_replies(d.last).front();
+  CHECK(reply.term == 3);
+  CHECK(reply.seq == 1);
+}
+
+TEST_CASE("a node answers overloaded when its pending table is full") {
+  auto o = options(2, 3);
+  o.max_pending = 2;
+  Driver d(o);
+  d.from_client("c/1", request("alice", 1));
+  d.from_client("c/2", request("alice", 2));
+  CHECK(client_replies(d.last).empty());
+  d.from_client("c/3", request("alice", 3));
+  const auto replies = client_replies(d.last);
+  REQUIRE(replies.size() == 1);
+  CHECK(replies[0].status == Status::overloaded);
+  CHECK(replies[0].request_id == 3);
+  CHECK(d.node.pending() == 2);
+}
+
+TEST_CASE("a client message that is not a request is answered bad_request by the receiver") {
+  Driver d(2, 3);
+  d.from_client("c", proto::Heartbeat{1, 1, Role::leader, 1});
+  const auto replies = client_replies(d.last);
+  REQUIRE(replies.size() == 1);
+  CHECK(replies[0].status == Status::bad_request);
+  CHECK(replies[0].received_by == 2);
+}
+
+TEST_CASE("a status reply describes the node") {
+  auto d = follower();
+  d.from_client("c", request("alice", 1));  // relayed to node 1, still pending
+  d.tick(40);
+  d.from_client("s", proto::StatusRequest{77});
+  const auto statuses = messages<proto::StatusReply, core::ReplyToClient>(d.last);
+  REQUIRE(statuses.size() == 1);
+  const auto& s = statuses[0];
+  CHECK(s.request_id == 77);
+  CHECK(s.id == 2);
+  CHECK(s.role == Role::follower);
+  CHECK(s.term == 1);
+  CHECK(s.leader == 1);
+  CHECK(s.voted_for == proto::kNoNode);
+  CHECK(s.elections == 0);
+  CHECK(s.leader_changes == 1);
+  CHECK(s.leaderless_ms == 0);
+  CHECK(s.heartbeat_age_ms == 40);
+  CHECK(s.requests == 1);
+  CHECK(s.relayed == 1);
+  CHECK(s.executed == 0);
+  CHECK(s.pending == 1);
+
+  auto l = leader();
+  l.from_client("c", request("alice", 1));
+  l.from_client("s", proto::StatusRequest{78});
+  const auto leader_status = messages<proto::StatusReply, core::ReplyToClient>(l.last).front();
+  CHECK(leader_status.role == Role::leader);
+  CHECK(leader_status.leader == 1);
+  CHECK(leader_status.voted_for == 1);
+  CHECK(leader_status.elections == 1);
+  CHECK(leader_status.heartbeat_age_ms == 0);
+  CHECK(leader_status.executed == 1);
+  CHECK(leader_status.leaderless_ms == l.node.now());  // every tick before it won
+}
+
+}  // TEST_SUITE
+}  // namespace relay::test
