@@ -106,10 +106,14 @@ void Node::on_pre_vote_grant(const proto::PreVoteGrant& message) {
 void Node::start_election() { join_election(durable_.term + 1); }
 
 // Rule "ballots": every participant of a term draws one random 64-bit ballot
-// and publishes it until the term is decided.
+// and publishes it until the term is decided. A node leads a term at most
+// once, so it never stands again in a term it led or may have led.
 void Node::join_election(Term term) {
   if (term < durable_.term) return;
-  if (term == durable_.term && (role_ == Role::candidate || leader_ != proto::kNoNode)) return;
+  if (term == durable_.term && (role_ == Role::candidate || leader_ != proto::kNoNode ||
+                                term == no_candidacy_term_)) {
+    return;
+  }
   if (term > durable_.term) enter_term(term);
   ballots_.clear();
   votes_for_me_.clear();
@@ -192,9 +196,11 @@ void Node::on_heartbeat(const proto::Heartbeat& message) {
   if (role_ == Role::leader) {
     follower_heard_at_[message.from] = now_;
   } else if (message.from == leader_) {
-    // Our leader says it no longer leads (it stepped down): look for the next.
-    set_leader(proto::kNoNode);
-    election_deadline_ = now_;
+    // Our leader says it does not lead: it stepped down, or this heartbeat is
+    // a late one from before it led. Only what follows tells them apart, so
+    // look for the next leader unless a leader heartbeat comes within two
+    // heartbeat intervals.
+    election_deadline_ = std::min(election_deadline_, now_ + 2 * options_.heartbeat_ticks);
   }
 }
 

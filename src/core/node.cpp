@@ -16,6 +16,7 @@ Node::Node(Options options, DurableState durable, std::uint64_t seed)
   std::sort(options_.members.begin(), options_.members.end());
   checked_term_ = durable_.term;
   checked_vote_ = durable_.voted_for;
+  no_candidacy_term_ = durable_.term;
   reset_election_timer();
 }
 
@@ -148,6 +149,7 @@ void Node::become_leader() {
   set_leader(options_.self);
   follower_heard_at_.clear();
   leader_since_ = now_;
+  no_candidacy_term_ = durable_.term;
   seq_ = 0;
   change_role(Role::leader, "won the election");
   next_heartbeat_at_ = now_;  // announce at once: followers are waiting

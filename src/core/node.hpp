@@ -136,6 +136,12 @@ class Node {
   std::uint64_t election_deadline_ = 0;  // when to suspect the leader / retry
   std::uint64_t next_heartbeat_at_ = 0;
 
+  // A term this node must not stand in again: the last term it led, or after
+  // a restart the term on its disk (it may have led it before the crash). A
+  // second tenure in a term would number requests from seq 1 again and, after
+  // a restart, execute again what the first tenure executed.
+  Term no_candidacy_term_ = 0;
+
   // Election of the current term (valid while pre_candidate or candidate).
   Term pre_vote_term_ = 0;
   std::set<NodeId> pre_vote_grants_;

@@ -350,5 +350,81 @@ TEST_CASE("a leader's heartbeat makes a candidate of the same term its follower"
   CHECK(d.node.term() == 1);
 }
 
+TEST_CASE("a follower that learned a term from a heartbeat joins that term's election on a ballot") {
+  Driver d(2, 3);
+  d.hear(Heartbeat{1, 3, Role::candidate, proto::kNoNode});
+  CHECK(d.node.term() == 1);
+  CHECK(d.node.role() == Role::follower);
+  d.hear(Ballot{1, 3, 9});
+  CHECK(d.node.role() == Role::candidate);
+  CHECK(published<Ballot>(d.last).size() == 1);
+}
+
+// Found by relay-sim seed 6737: a leader that stepped down rejoined its own
+// term when a late ballot arrived, collected the same voters' re-published
+// votes and led the term a second time, numbering requests from seq 1 again.
+TEST_CASE("a node leads a term at most once: not again after a check-quorum step-down") {
+  Driver d(1, 3);
+  d.become_leader(3);
+  d.from_client("c", request("alice", 1));
+  REQUIRE(client_replies(d.last).front().seq == 1);
+  d.tick_until([](const Actions& a) { return !all_of<core::RoleChanged>(a).empty(); });
+  REQUIRE(d.node.role() == Role::follower);
+
+  // Candidates of term 1 that never heard it lead re-publish their ballots
+  // and their votes for it (or the network delivers them late).
+  d.hear(Ballot{1, 2, 5});
+  d.hear(Vote{1, 2, 1});
+  d.hear(Vote{1, 3, 1});
+  CHECK(d.node.role() != Role::leader);
+  CHECK(d.node.term() == 1);
+
+  // It may lead a later term, with seq starting over in that term.
+  d.become_leader(3);
+  REQUIRE(d.node.role() == Role::leader);
+  CHECK(d.node.term() == 2);
+}
+
+TEST_CASE("a node leads a term at most once: not again after a restart in that term") {
+  // It led term 1 (or may have: the disk does not say) and restarted.
+  Driver d(1, 3, {1, 1}, kSeed + 3);
+  d.hear(Ballot{1, 2, 5});
+  d.hear(Vote{1, 2, 1});
+  d.hear(Vote{1, 3, 1});
+  CHECK(d.node.role() != Role::leader);
+  CHECK(all_of<core::Persist>(d.last).empty());
+  d.become_leader(3);
+  CHECK(d.node.role() == Role::leader);
+  CHECK(d.node.term() == 2);
+}
+
+// Found by relay-sim seed 10659: a heartbeat node 3 published as a candidate,
+// delivered after its first heartbeats as leader, made both followers drop a
+// healthy leader and elect another.
+TEST_CASE("a late heartbeat from before the leader led does not make its followers drop it") {
+  Driver d(2, 3);
+  d.follow(1, 1);
+  d.hear(Heartbeat{1, 1, Role::candidate, proto::kNoNode});
+  CHECK(d.node.leader() == 1);
+  d.hear(PreVote{2, 3});
+  CHECK(published<PreVoteGrant>(d.last).empty());  // the leader is still alive for it
+  for (std::uint64_t t = 1; t <= 4 * kElectionTimeoutTicks; ++t) {
+    if (t % kHeartbeatTicks == 0) d.follow(1, 1);
+    d.tick();
+    REQUIRE(published<PreVote>(d.last).empty());
+  }
+  CHECK(d.node.leader() == 1);
+}
+
+TEST_CASE("a leader that says it stepped down is replaced within two heartbeats, not an election timeout") {
+  Driver d(2, 3);
+  d.follow(1, 1);
+  d.tick(10);
+  d.hear(Heartbeat{1, 1, Role::follower, proto::kNoNode});  // node 1 lost its quorum
+  d.tick_until_pre_vote();
+  CHECK(d.ticked <= 2 * kHeartbeatTicks);
+  CHECK(d.node.leader() == proto::kNoNode);
+}
+
 }  // TEST_SUITE
 }  // namespace relay::test
