@@ -1,0 +1,385 @@
+"""The programs' contracts (DESIGN.md §3, §4): configuration errors, start-up
+errors, --help/--version, signals, relay-cluster's supervision, and the
+durable state file.
+"""
+
+import os
+import re
+import signal
+import socket
+import time
+import unittest
+
+import harness
+import relay_proto as proto
+from harness import binary, observe, report, run_program, wait_until
+
+PROGRAMS = ("relay-node", "relay-cluster", "relay-client")
+
+
+def program_args(program, config):
+    """The shortest command line of each program that reads the file."""
+    if program == "relay-node":
+        return [binary("relay-node"), "--config", config, "--id", "1"]
+    if program == "relay-cluster":
+        return [binary("relay-cluster"), "--config", config]
+    return [binary("relay-client"), "--config", config, "status"]
+
+
+def run_bounded(test, args, timeout=5):
+    """Runs a program that is expected to exit by itself."""
+    try:
+        result = run_program(args, timeout=timeout)
+    except harness.subprocess.TimeoutExpired as expired:
+        test.fail(f"{' '.join(map(str, args))} did not exit within {timeout} s "
+                  f"(stdout {expired.stdout!r}, stderr {expired.stderr!r})")
+    test.note(f"{' '.join(map(str, args))} (exit {result.returncode})",
+              f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}")
+    return result
+
+
+class ConfigErrorTest(harness.ClusterTest):
+    """Each kind of configuration error: exit non-zero, one line on stderr
+    naming the file, the line and the key (or section)."""
+
+    def base_lines(self, ports):
+        p = iter(ports)
+        return [
+            "[cluster]",                                  # 1
+            "heartbeat_interval_ms = 50",                 # 2
+            "election_timeout_ms = 300",                  # 3
+            "data_dir = data",                            # 4
+            "",                                           # 5
+            "[node.1]",                                   # 6
+            f"client = tcp://127.0.0.1:{next(p)}",        # 7
+            f"peer = tcp://127.0.0.1:{next(p)}",          # 8
+            f"election = tcp://127.0.0.1:{next(p)}",      # 9
+            f"monitor = tcp://127.0.0.1:{next(p)}",       # 10
+            "",                                           # 11
+            "[node.2]",                                   # 12
+            f"client = tcp://127.0.0.1:{next(p)}",        # 13
+            f"peer = tcp://127.0.0.1:{next(p)}",          # 14
+            f"election = tcp://127.0.0.1:{next(p)}",      # 15
+            f"monitor = tcp://127.0.0.1:{next(p)}",       # 16
+        ]
+
+    def cases(self, ports):
+        """(kind, lines, line number, name the message must contain)."""
+        base = self.base_lines(ports)
+
+        def edit(index, text):
+            lines = list(base)
+            lines[index - 1] = text
+            return lines
+
+        def insert(index, text):
+            lines = list(base)
+            lines.insert(index - 1, text)
+            return lines
+
+        return [
+            ("unknown key in [cluster]", insert(4, "heartbeat_ms = 50"), 4, "heartbeat_ms"),
+            ("unknown key in [node.N]", insert(8, "clinet = tcp://127.0.0.1:1"), 8, "clinet"),
+            ("duplicate key", insert(9, base[6]), 9, "client"),
+            ("duplicate key in [cluster]", insert(3, "heartbeat_interval_ms = 60"), 3,
+             "heartbeat_interval_ms"),
+            ("duplicate section", base + ["[node.1]"], 17, "node.1"),
+            ("duplicate [cluster]", base + ["[cluster]"], 17, "cluster"),
+            ("missing endpoint", base[:-1], 12, "monitor"),
+            ("malformed endpoint: no scheme", edit(8, "peer = 127.0.0.1:5000"), 8, "peer"),
+            ("malformed endpoint: wildcard port", edit(8, "peer = tcp://127.0.0.1:*"), 8, "peer"),
+            ("malformed endpoint: port out of range", edit(8, "peer = tcp://127.0.0.1:70000"), 8, "peer"),
+            ("malformed endpoint: bad address", edit(8, "peer = tcp://127.0.0.256:5000"), 8, "peer"),
+            ("malformed endpoint: udp", edit(8, "peer = udp://127.0.0.1:5000"), 8, "peer"),
+            ("shared endpoint across nodes", edit(15, base[6].replace("client", "election")), 15,
+             "election"),
+            ("shared endpoint within a node", edit(10, base[7].replace("peer", "monitor")), 10,
+             "monitor"),
+            ("bad node id: zero", edit(12, "[node.0]"), 12, "node.0"),
+            ("bad node id: negative", edit(12, "[node.-2]"), 12, "node.-2"),
+            ("bad node id: letters", edit(12, "[node.two]"), 12, "node.two"),
+            ("bad node id: leading zero", edit(12, "[node.02]"), 12, "node.02"),
+            ("bad node id: too large", edit(12, "[node.1000001]"), 12, "node.1000001"),
+        ]
+
+    def test_every_config_error_is_one_line_naming_file_line_and_key(self):
+        directory = self.temp_dir()
+        ports = harness.free_ports(8)
+        for index, (kind, lines, line, name) in enumerate(self.cases(ports)):
+            path = directory / f"case{index}.ini"
+            path.write_text("\n".join(lines) + "\n")
+            for program in PROGRAMS:
+                with self.subTest(kind=kind, program=program):
+                    result = run_bounded(self, program_args(program, path))
+                    self.assertNotEqual(result.returncode, 0, f"{program} accepted: {kind}")
+                    message = result.stderr.rstrip("\n")
+                    self.assertEqual(len(message.splitlines()), 1, f"not one line: {result.stderr!r}")
+                    self.assertIn(f"{path}:{line}:", message)
+                    self.assertIn(name, message)
+                    self.assertEqual(result.stdout, "", f"{program} printed: {result.stdout!r}")
+        report(f"example: {message}")
+
+    def test_missing_config_file_is_named(self):
+        path = self.temp_dir() / "nowhere.ini"
+        for program in PROGRAMS:
+            with self.subTest(program=program):
+                result = run_bounded(self, program_args(program, path))
+                self.assertNotEqual(result.returncode, 0)
+                self.assertEqual(len(result.stderr.strip().splitlines()), 1, result.stderr)
+                self.assertIn(str(path), result.stderr)
+
+
+class StartupErrorTest(harness.ClusterTest):
+
+    def test_port_in_use_is_reported_by_endpoint(self):
+        cluster = self.cluster(1)
+        for key in harness.ENDPOINT_KEYS:
+            endpoint = cluster.endpoint(1, key)
+            port = int(endpoint.rsplit(":", 1)[1])
+            with self.subTest(key=key), socket.socket() as squatter:
+                squatter.bind(("127.0.0.1", port))
+                squatter.listen()
+                result = run_bounded(self, [binary("relay-node"), "--config", cluster.config, "--id", "1"])
+                self.assertNotEqual(result.returncode, 0, f"relay-node started with {key} port taken")
+                self.assertEqual(len(result.stderr.strip().splitlines()), 1, result.stderr)
+                self.assertIn(endpoint, result.stderr)
+        report(f"example: {result.stderr.strip()}")
+
+    def test_help_and_version_exit_zero(self):
+        for program in PROGRAMS:
+            with self.subTest(program=program):
+                result = run_bounded(self, [binary(program), "--help"])
+                self.assertEqual(result.returncode, 0, result.stderr)
+                self.assertIn("--config", result.stdout)
+                result = run_bounded(self, [binary(program), "--version"])
+                self.assertEqual(result.returncode, 0, result.stderr)
+                self.assertRegex(result.stdout, rf"{program} \d+\.\d+")
+
+    def test_unknown_log_level_is_an_error(self):
+        cluster = self.cluster(1)
+        for program in PROGRAMS:
+            with self.subTest(program=program):
+                args = program_args(program, cluster.config) + ["--log-level", "loud"]
+                result = run_bounded(self, args, timeout=10)
+                self.assertNotEqual(result.returncode, 0)
+                message = result.stderr.strip()
+                self.assertEqual(len(message.splitlines()), 1, f"not one line: {result.stderr!r}")
+                self.assertIn("loud", message)
+                self.assertNotIn("[node", result.stdout, f"{program} started nodes first")
+
+    def test_node_id_not_in_the_file_is_an_error(self):
+        cluster = self.cluster(2)
+        for args in ([binary("relay-node"), "--config", cluster.config, "--id", "9"],
+                     [binary("relay-node"), "--config", cluster.config, "--id", "0"],
+                     [binary("relay-cluster"), "--config", cluster.config, "--nodes", "1,9"]):
+            with self.subTest(args=args[1:]):
+                result = run_bounded(self, args)
+                self.assertNotEqual(result.returncode, 0)
+                message = result.stderr.strip()
+                self.assertEqual(len(message.splitlines()), 1, result.stderr)
+                self.assertIn(str(cluster.config), message)
+                self.assertRegex(message, r"\b[09]\b")
+
+
+class SignalTest(harness.ClusterTest):
+    """relay-node exits 0 within a second of SIGTERM or SIGINT, whatever it
+    is doing."""
+
+    def assert_clean_stop(self, cluster, node, sig):
+        code, elapsed = cluster.stop(node, sig)
+        report(f"node {node}: {signal.Signals(sig).name} -> exit {code} in {elapsed * 1000:.0f} ms")
+        self.assertEqual(code, 0, f"node {node} exit code after {signal.Signals(sig).name}")
+        self.assertLess(elapsed, 1.0, f"node {node} took {elapsed:.2f} s to stop")
+
+    def test_sigterm_and_sigint_in_a_healthy_cluster(self):
+        cluster = self.cluster(3)
+        cluster.start()
+        leader, _ = cluster.wait_for_leader()
+        follower = next(i for i in cluster.ids if i != leader)
+        self.assert_clean_stop(cluster, follower, signal.SIGTERM)
+        self.assert_clean_stop(cluster, leader, signal.SIGINT)
+        # The last one, alone now: its peers are gone.
+        last = next(i for i in cluster.ids if i not in (leader, follower))
+        self.assert_clean_stop(cluster, last, signal.SIGTERM)
+
+    def test_stop_while_requests_are_pending(self):
+        """A single node of three holds requests (no leader) when the signal comes."""
+        cluster = self.cluster(3)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            cluster.start(1)
+            wait_until(lambda: cluster.status(1), 3.0, "node 1 to answer")
+            connection = cluster.connect(1)
+            client_id = proto.new_client_id("pending")
+            for request_id in range(1, 6):
+                connection.send(proto.client_request(client_id, request_id, 10_000, b"held"))
+            wait_until(lambda: (cluster.status(1) or {}).get("pending") == 5, 2.0,
+                       "node 1 to hold the 5 requests")
+            self.assert_clean_stop(cluster, 1, sig)
+            answered = []
+            while (reply := connection.recv(0.05)) is not None:
+                answered.append(reply["status"])
+            report(f"{len(answered)} of 5 held requests were answered before exit: {answered}")
+
+    def test_stop_while_a_peer_is_gone(self):
+        cluster = self.cluster(3)
+        cluster.start()
+        leader, _ = cluster.wait_for_leader()
+        followers = [i for i in cluster.ids if i != leader]
+        # One follower killed outright, the other frozen (its connections stay
+        # open but nothing answers).
+        cluster.kill(followers[0])
+        cluster.pause(followers[1])
+        # Requests relayed nowhere and a leader without quorum: stop it anyway.
+        with cluster.connect(leader) as connection:
+            connection.send(proto.client_request("gone", 1, 5000, b"x"))
+            self.assert_clean_stop(cluster, leader, signal.SIGTERM)
+        cluster.resume(followers[1])
+        self.assert_clean_stop(cluster, followers[1], signal.SIGINT)
+
+
+class ClusterProgramTest(harness.ClusterTest):
+
+    def children(self, process, count):
+        """relay-cluster's children once each has become relay-node (a child
+        seen between fork and exec still shows relay-cluster's command line)."""
+        def started():
+            kids = harness.children_of(process.pid)
+            return len(kids) == count and all(self.node_of(pid) for pid in kids) and kids
+
+        return wait_until(started, 5.0, f"relay-cluster to start {count} relay-node children")
+
+    def node_of(self, pid):
+        """The --id of a relay-node process, or None (not (yet) a relay-node)."""
+        try:
+            args = harness.Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            return None
+        return int(args[args.index(b"--id") + 1]) if b"--id" in args[:-1] else None
+
+    def test_sigint_stops_every_child_and_output_is_prefixed(self):
+        cluster = self.cluster(3)
+        process = cluster.start_cluster_program()
+        kids = self.children(process, 3)
+        leader, term = cluster.wait_for_leader(cluster.ids)
+        started = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        code = process.wait_exit(5.0)
+        report(f"relay-cluster stopped 3 nodes in {(time.monotonic() - started) * 1000:.0f} ms")
+        self.assertEqual(code, 0, process.stderr())
+        for pid in kids:
+            self.assertFalse(harness.is_alive(pid), f"child {pid} still running after relay-cluster exit")
+        lines = [line for line in process.output().splitlines()[1:] if line]
+        self.assertTrue(lines, "relay-cluster printed nothing")
+        for line in lines:
+            self.assertRegex(line, r"^\[node [123]\] ", "every output line is prefixed by its node")
+        for node in cluster.ids:
+            self.assertTrue(any(line.startswith(f"[node {node}] ") for line in lines),
+                            f"no output from node {node}")
+        self.assertNotRegex(process.stderr(), r"node \d+ \(pid", "a clean stop is not a death")
+
+    def test_ctrl_c_to_the_process_group(self):
+        """What a terminal does on Ctrl-C: SIGINT to relay-cluster and its children at once."""
+        cluster = self.cluster(3)
+        process = cluster.start_cluster_program()
+        kids = self.children(process, 3)
+        cluster.wait_for_leader(cluster.ids)
+        os.killpg(process.pid, signal.SIGINT)
+        self.assertEqual(process.wait_exit(5.0), 0, process.stderr())
+        for pid in kids:
+            self.assertFalse(harness.is_alive(pid), f"child {pid} still running")
+        self.assertNotRegex(process.stderr(), r"node \d+ \(pid", "a clean stop is not a death")
+
+    def test_a_killed_child_is_reported_and_the_others_keep_running(self):
+        cluster = self.cluster(3)
+        process = cluster.start_cluster_program()
+        kids = {self.node_of(pid): pid for pid in self.children(process, 3)}
+        leader, term = cluster.wait_for_leader(cluster.ids)
+        victim = next(i for i in cluster.ids if i != leader)
+        os.kill(kids[victim], signal.SIGKILL)
+        wait_until(lambda: re.search(rf"node {victim}\b.*(killed|signal 9|SIGKILL)", process.stderr()),
+                   3.0, f"relay-cluster to report that node {victim} was killed",
+                   detail=lambda: repr(process.stderr()))
+        self.assertTrue(process.running(), "relay-cluster exited when one node died")
+        survivors = [i for i in cluster.ids if i != victim]
+        for node in survivors:
+            self.assertTrue(harness.is_alive(kids[node]), f"node {node} was stopped too")
+
+        def still_led():
+            agreed = cluster.agreement(survivors)
+            self.assertIsNotNone(agreed, harness.summarize(cluster.statuses(survivors)))
+            self.assertEqual(agreed[:2], (leader, term))
+
+        observe(0.5, still_led, interval=0.05)
+        reply = cluster.connect(survivors[-1]).request("after-kill", 1, b"x", timeout_ms=2000)
+        self.assertEqual(reply and reply["status"], "ok", reply)
+        process.send_signal(signal.SIGTERM)
+        self.assertEqual(process.wait_exit(5.0), 0, process.stderr())
+        for node in survivors:
+            self.assertFalse(harness.is_alive(kids[node]), f"node {node} left running")
+
+
+class StateFileTest(harness.ClusterTest):
+
+    def test_damaged_state_file_is_refused_by_name(self):
+        cluster = self.cluster(1)
+        cluster.start()
+        _, term = cluster.wait_for_leader()
+        self.assertEqual(cluster.stop(1)[0], 0)
+        path = cluster.state_file(1)
+        good = path.read_bytes()
+        self.assertIn(f"term {term}".encode(), good, good)
+        damages = {
+            "empty": b"",
+            "truncated": good[: len(good) // 2],
+            "term changed, checksum not": good.replace(f"term {term}".encode(), f"term {term + 7}".encode()),
+            "checksum line missing": b"\n".join(good.split(b"\n")[:3]) + b"\n",
+            "garbage": bytes(range(256)) * 4,
+            "wrong header": good.replace(b"relay-raft state v1", b"relay-raft state v9"),
+        }
+        for kind, content in damages.items():
+            with self.subTest(damage=kind):
+                path.write_bytes(content)
+                result = run_bounded(self, [binary("relay-node"), "--config", cluster.config, "--id", "1"])
+                self.assertNotEqual(result.returncode, 0, f"started with a state file that is {kind}")
+                self.assertEqual(len(result.stderr.strip().splitlines()), 1, result.stderr)
+                self.assertIn(str(path), result.stderr)
+        report(f"example: {result.stderr.strip()}")
+        path.write_bytes(good)
+        cluster.start(1)
+        _, again = cluster.wait_for_leader()
+        self.assertGreater(again, term, "a restarted lone node must elect itself in a new term")
+
+    def test_restarted_nodes_keep_their_term(self):
+        cluster = self.cluster(3)
+        cluster.start()
+        leader, term = cluster.wait_for_leader()
+        follower = next(i for i in cluster.ids if i != leader)
+        # A clean restart of a follower: it comes back in the same term.
+        self.assertEqual(cluster.stop(follower)[0], 0)
+        cluster.start(follower)
+        self.assertEqual(cluster.wait_for_leader(cluster.ids), (leader, term))
+        # A crash of the leader: the others elect a new one in a later term,
+        # and the old leader comes back to follow it, never with a lower term.
+        cluster.kill(leader)
+        survivors = [i for i in cluster.ids if i != leader]
+        new_leader, new_term = cluster.wait_for_leader(survivors)
+        self.assertGreater(new_term, term)
+        cluster.start(leader)
+        self.assertEqual(cluster.wait_for_leader(cluster.ids), (new_leader, new_term))
+        # Everyone stops and starts again: terms only grow.
+        for node in cluster.ids:
+            self.assertEqual(cluster.stop(node)[0], 0)
+        for node in cluster.ids:
+            text = cluster.state_file(node).read_text()
+            stored = int(re.search(r"^term (\d+)$", text, re.M).group(1))
+            self.assertGreaterEqual(stored, new_term, f"node {node} stored term {stored}")
+        cluster.start()
+        _, final_term = cluster.wait_for_leader()
+        for node, row in cluster.statuses().items():
+            self.assertGreaterEqual(row["term"], new_term, f"node {node}: {row}")
+        self.assertGreater(final_term, new_term)
+        report(f"terms: {term} -> {new_term} after the leader crashed -> {final_term} after a full restart")
+
+
+if __name__ == "__main__":
+    unittest.main()
