@@ -8,6 +8,8 @@ packages=(
   libzmq3-dev cppzmq-dev libmsgpack-cxx-dev libspdlog-dev
   doctest-dev libinih-dev libcli11-dev
   python3 python3-zmq python3-msgpack
+  nlohmann-json3-dev  # the monitor reads its recordings back (JSON lines)
+  chromium            # the monitor's tests render its HTML report in a real browser
 )
 if [[ "${RELAY_SETUP_EXTRA:-}" != "" ]]; then
   read -r -a extra <<<"$RELAY_SETUP_EXTRA"

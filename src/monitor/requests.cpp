@@ -1,0 +1,127 @@
+#include "monitor/requests.hpp"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace relay::monitor {
+namespace {
+
+std::string request_name(const std::string& client_id, std::uint64_t request_id) {
+  return client_id + "#" + std::to_string(request_id);
+}
+
+std::string node_text(proto::NodeId node) { return std::to_string(node); }
+
+}  // namespace
+
+std::string RequestPath::path_text() const {
+  std::string text;
+  for (const auto& stop : stops) text += (text.empty() ? "" : " → ") + stop;
+  return text;
+}
+
+void Requests::on_tap(const Event& event, const Line& line, std::vector<Finding>& out, std::vector<Alarm>& alarms) {
+  if (event.kind == "in" && line.type == "client_request") {
+    on_arrival(event, line);
+  } else if (event.kind == "out" && line.type == "relay") {
+    on_relay(event, line);
+  } else if (event.kind == "out" && line.type == "relay_reply") {
+    on_relay_reply(event, line);
+    check_execution(event, line, out, alarms);
+  } else if (event.kind == "out" && line.type == "client_reply") {
+    check_execution(event, line, out, alarms);
+    on_answer(event, line, out);
+  }
+}
+
+void Requests::on_arrival(const Event& event, const Line& line) {
+  if (active_.size() >= kMaxInFlight) active_.erase(active_.begin());  // answers we never saw
+  RequestPath path;
+  path.client_id = line.text("client");
+  path.request_id = line.number("req");
+  path.received_by = event.node;
+  path.stops = {"client", node_text(event.node)};
+  path.started_us = event.time_us;
+  active_[Key{path.client_id, path.request_id, event.node}] = std::move(path);
+}
+
+// The relay carries the request inline, so the follower's tap names it.
+void Requests::on_relay(const Event& event, const Line& line) {
+  const auto found = active_.find(Key{line.text("client"), line.number("req"), event.node});
+  if (found == active_.end()) return;
+  found->second.stops.push_back(node_text(event.peer));
+}
+
+// The leader's relay_reply goes back to the follower that holds the request.
+void Requests::on_relay_reply(const Event& event, const Line& line) {
+  const auto found = active_.find(Key{line.text("client"), line.number("req"), event.peer});
+  if (found == active_.end()) return;
+  found->second.stops.push_back(node_text(event.peer));
+}
+
+void Requests::on_answer(const Event& event, const Line& line, std::vector<Finding>& out) {
+  const auto found = active_.find(Key{line.text("client"), line.number("req"), event.node});
+  if (found == active_.end()) return;  // the arrival was before we joined, or the reply is a status reply
+  auto path = std::move(found->second);
+  active_.erase(found);
+  path.stops.push_back("client");
+  path.latency_us = event.time_us > path.started_us ? event.time_us - path.started_us : 0;
+  path.status = line.text("status");
+  path.relayed_by = static_cast<proto::NodeId>(line.number("relayed_by"));
+  path.answered_by = static_cast<proto::NodeId>(line.number("answered_by"));
+  path.term = line.number("term");
+  path.seq = line.number("seq");
+
+  char latency[32];
+  std::snprintf(latency, sizeof latency, "%.2f ms", static_cast<double>(path.latency_us) / 1000.0);
+  auto f = make_finding("request", event.recv_us,
+                        "request " + request_name(path.client_id, path.request_id) + ": " + path.path_text() + "  " +
+                            path.status + " term " + std::to_string(path.term) + " seq " + std::to_string(path.seq) +
+                            "  " + latency);
+  f.json.field("client_id", path.client_id).field("request_id", path.request_id);
+  f.json.field("path", path.path_text()).field("received_by", path.received_by);
+  f.json.field("relayed", path.relayed_by != proto::kNoNode).field("relayed_by", path.relayed_by);
+  f.json.field("answered_by", path.answered_by).field("term", path.term).field("seq", path.seq);
+  f.json.field("status", path.status).field("latency_us", path.latency_us);
+  out.push_back(std::move(f));
+  completed_.push_back(std::move(path));
+  if (completed_.size() > kKeptCompleted) completed_.pop_front();
+}
+
+void Requests::check_execution(const Event& event, const Line& line, std::vector<Finding>& out,
+                               std::vector<Alarm>& alarms) {
+  if (line.text("status") != "ok") return;
+  const auto answered_by = static_cast<proto::NodeId>(line.number("answered_by"));
+  if (answered_by == proto::kNoNode) return;
+  const auto id = std::make_pair(line.text("client"), line.number("req"));
+  const Execution execution{answered_by, line.number("term"), line.number("seq")};
+  auto [at, fresh] = executed_.try_emplace(id);
+  auto& seen = at->second;
+  if (fresh) {
+    executed_order_.push_back(id);
+    if (executed_order_.size() > kRememberedExecutions) {
+      executed_.erase(executed_order_.front());
+      executed_order_.pop_front();
+    }
+  }
+  // The same answer again is a retry served from the leader's table.
+  if (std::find(seen.begin(), seen.end(), execution) != seen.end()) return;
+  seen.push_back(execution);
+  if (seen.size() == 1) return;
+  const auto [first_by, first_term, first_seq] = seen.front();
+  Alarm alarm;
+  alarm.type = kExecutedTwice;
+  alarm.time_us = event.recv_us;
+  alarm.node = answered_by;
+  alarm.other = first_by;
+  alarm.term = std::get<1>(execution);
+  alarm.request = request_name(id.first, id.second);
+  alarm.text = "request " + alarm.request + " executed twice: by node " + std::to_string(first_by) + " in term " +
+               std::to_string(first_term) + " seq " + std::to_string(first_seq) + ", and by node " +
+               std::to_string(answered_by) + " in term " + std::to_string(std::get<1>(execution)) + " seq " +
+               std::to_string(std::get<2>(execution));
+  out.push_back(alarm_finding(alarm));
+  alarms.push_back(std::move(alarm));
+}
+
+}  // namespace relay::monitor
