@@ -14,9 +14,12 @@ std::string node_text(proto::NodeId node) { return std::to_string(node); }
 
 }  // namespace
 
-std::string RequestPath::path_text() const {
+std::string RequestPath::path_text(std::string_view arrow) const {
   std::string text;
-  for (const auto& stop : stops) text += (text.empty() ? "" : " → ") + stop;
+  for (const auto& stop : stops) {
+    if (!text.empty()) text += arrow;
+    text += stop;
+  }
   return text;
 }
 
@@ -25,9 +28,9 @@ void Requests::on_tap(const Event& event, const Line& line, std::vector<Finding>
     on_arrival(event, line);
   } else if (event.kind == "out" && line.type == "relay") {
     on_relay(event, line);
-  } else if (event.kind == "out" && line.type == "relay_reply") {
-    on_relay_reply(event, line);
-    check_execution(event, line, out, alarms);
+  } else if (line.type == "relay_reply") {
+    if (event.kind == "in") on_relay_reply(event, line);
+    if (event.kind == "out") check_execution(event, line, out, alarms);
   } else if (event.kind == "out" && line.type == "client_reply") {
     check_execution(event, line, out, alarms);
     on_answer(event, line, out);
@@ -52,11 +55,13 @@ void Requests::on_relay(const Event& event, const Line& line) {
   found->second.stops.push_back(node_text(event.peer));
 }
 
-// The leader's relay_reply goes back to the follower that holds the request.
+// The answer is back at the follower that holds the request. The path is
+// built from that node's taps alone: they arrive in the order it saw things,
+// while the leader's taps come over another connection and may overtake them.
 void Requests::on_relay_reply(const Event& event, const Line& line) {
-  const auto found = active_.find(Key{line.text("client"), line.number("req"), event.peer});
+  const auto found = active_.find(Key{line.text("client"), line.number("req"), event.node});
   if (found == active_.end()) return;
-  found->second.stops.push_back(node_text(event.peer));
+  found->second.stops.push_back(node_text(event.node));
 }
 
 void Requests::on_answer(const Event& event, const Line& line, std::vector<Finding>& out) {
@@ -79,7 +84,7 @@ void Requests::on_answer(const Event& event, const Line& line, std::vector<Findi
                             path.status + " term " + std::to_string(path.term) + " seq " + std::to_string(path.seq) +
                             "  " + latency);
   f.json.field("client_id", path.client_id).field("request_id", path.request_id);
-  f.json.field("path", path.path_text()).field("received_by", path.received_by);
+  f.json.field("path", path.path_text(" -> ")).field("received_by", path.received_by);
   f.json.field("relayed", path.relayed_by != proto::kNoNode).field("relayed_by", path.relayed_by);
   f.json.field("answered_by", path.answered_by).field("term", path.term).field("seq", path.seq);
   f.json.field("status", path.status).field("latency_us", path.latency_us);

@@ -2,8 +2,9 @@
 // cluster from the nodes' taps, and notices a request executed twice.
 //
 // An attempt starts when a node reports a client_request coming in and ends
-// when that node reports the client_reply going out; in between, the relay
-// and relay_reply taps add the hops (client → 2 → 1 → 2 → client). The
+// when that node reports the client_reply going out; in between, its relay
+// and relay_reply taps add the hops (client → 2 → 1 → 2 → client). Only the
+// receiving node's taps shape the path, because only they arrive in order. The
 // latency is the receiving node's own clock from arrival to answer, so it
 // does not depend on clocks agreeing across machines.
 //
@@ -16,6 +17,7 @@
 #include <deque>
 #include <map>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <vector>
 
@@ -37,7 +39,8 @@ struct RequestPath {
   proto::Term term = 0;
   std::uint64_t seq = 0;
 
-  std::string path_text() const;  // "client → 2 → 1 → 2 → client"
+  // "client → 2 → 1 → 2 → client"; JSON output uses " -> " (it escapes non-ASCII).
+  std::string path_text(std::string_view arrow = " → ") const;
 };
 
 class Requests {

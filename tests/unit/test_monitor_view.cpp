@@ -147,6 +147,20 @@ TEST_CASE("a direct request and a relayed one are traced with their paths and la
   CHECK(view.alarm_count() == 0);
 }
 
+TEST_CASE("a relayed request's path does not depend on the leader's taps arriving first") {
+  Stream s;
+  ClusterView view(three_nodes(), s.now_us);
+  proto::Relay relay{3, 4, 1500, request("c2", 8)};
+  const proto::RelayReply answer{4, ok_reply("c2", 8, 3, 3, 1, 1, 1)};
+  feed(view, s.tap(3, "in", "client", 0, request("c2", 8)));
+  feed(view, s.tap(1, "in", "peer", 3, relay));          // the leader's taps overtake
+  feed(view, s.tap(1, "out", "peer", 3, answer));         // the follower's
+  feed(view, s.tap(3, "out", "peer", 1, relay));
+  feed(view, s.tap(3, "in", "peer", 1, answer));
+  feed(view, s.tap(3, "out", "client", 0, answer.reply));
+  CHECK(view.requests().completed().back().path_text(" -> ") == "client -> 3 -> 1 -> 3 -> client");
+}
+
 TEST_CASE("alarm: a request executed twice, but not a retry answered from the leader's table") {
   Stream s;
   ClusterView view(three_nodes(), s.now_us);
