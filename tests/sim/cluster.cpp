@@ -99,13 +99,19 @@ void Cluster::announce_connections(NodeId node, bool connected) {
   const auto delay_ms = [&] { return now_ms_ + random_.between(0, config_.timing.heartbeat_ms / 5 + 1); };
   for (const auto& peer : slots_) {
     if (peer.id == node || !peer.node) continue;
-    connection_events_.push_back({delay_ms(), peer.id, node, connected});
-    if (connected) connection_events_.push_back({delay_ms(), node, peer.id, true});
+    schedule_connection_event(delay_ms(), peer.id, node, connected);
+    if (connected) schedule_connection_event(delay_ms(), node, peer.id, true);
   }
 }
 
 void Cluster::hint_connection(NodeId node, NodeId peer, bool connected) {
-  connection_events_.push_back({now_ms_, node, peer, connected});
+  schedule_connection_event(now_ms_, node, peer, connected);
+}
+
+void Cluster::schedule_connection_event(std::uint64_t at_ms, NodeId node, NodeId peer, bool connected) {
+  auto& last_ms = last_connection_event_ms_[{node, peer}];
+  last_ms = std::max(last_ms, at_ms);
+  connection_events_.push_back({last_ms, node, peer, connected});
 }
 
 void Cluster::deliver_connection_events() {

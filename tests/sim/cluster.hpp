@@ -24,6 +24,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/node.hpp"
@@ -135,6 +136,7 @@ class Cluster {
   void deliver(Packet& packet);
   void deliver_connection_events();
   void announce_connections(NodeId node, bool connected);
+  void schedule_connection_event(std::uint64_t at_ms, NodeId node, NodeId peer, bool connected);
   void client_act(Client& client);
   void client_send(Client& client, NodeId node);
   void client_receive(Client& client, const std::string& route, const proto::ClientReply& reply);
@@ -151,6 +153,9 @@ class Cluster {
   Network network_;
   std::vector<Slot> slots_;
   std::vector<ConnectionEvent> connection_events_;  // in the order they were scheduled
+  // When the last event for (node, peer) is due: a monitor reports one
+  // connection's closing before its successor's opening, never the reverse.
+  std::map<std::pair<NodeId, NodeId>, std::uint64_t> last_connection_event_ms_;
   std::vector<Client> clients_;
   bool clients_active_ = true;
   ClientStats client_stats_;
