@@ -9,6 +9,7 @@
 
 #include "client/output.hpp"
 #include "config/config.hpp"
+#include "util/cli.hpp"
 #include "transport/client_session.hpp"
 #include "util/logging.hpp"
 #include "util/random.hpp"
@@ -86,7 +87,9 @@ int main(int argc, char** argv) {
   std::uint32_t timeout_ms = 0;
   std::uint32_t retries = 3;
   app.add_option("--config", config_path, "cluster configuration file (INI)")->capture_default_str();
-  app.add_option("--log-level", log_level, std::string("one of ") + relay::util::kLogLevels)->capture_default_str();
+  app.add_option("--log-level", log_level, std::string("one of ") + relay::util::kLogLevels)
+      ->check(CLI::IsMember(relay::util::kLogLevelNames))
+      ->capture_default_str();
   app.add_option("--timeout-ms", timeout_ms, "deadline of each request (default: request_timeout_ms of the file)");
   app.add_option("--retries", retries, "how many times a request is retried on another node")->capture_default_str();
   app.add_flag("--json", json, "one JSON object per line");
@@ -101,6 +104,7 @@ int main(int argc, char** argv) {
   send->add_option("--interval-ms", send_args.interval_ms, "pause between requests");
   auto* status = app.add_subcommand("status", "ask every node for its role, term and leader");
   status->fallthrough();
+  relay::util::one_line_errors(app, "relay-client");
   CLI11_PARSE(app, argc, argv);
 
   if (!relay::util::setup_logging("client", log_level)) {

@@ -20,6 +20,8 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "util/cli.hpp"
+#include "util/logging.hpp"
 #include "util/signals.hpp"
 
 namespace {
@@ -166,8 +168,11 @@ int main(int argc, char** argv) {
   std::string log_level = "info";
   app.add_option("--config", config_path, "cluster configuration file (INI)")->capture_default_str();
   app.add_option("--nodes", ids, "which nodes to start, e.g. 1,2,3 (default: all)")->delimiter(',');
-  app.add_option("--log-level", log_level, "passed on to every node")->capture_default_str();
+  app.add_option("--log-level", log_level, std::string("passed on to every node: ") + relay::util::kLogLevels)
+      ->check(CLI::IsMember(relay::util::kLogLevelNames))
+      ->capture_default_str();
   app.set_version_flag("--version", std::string("relay-cluster ") + RELAY_VERSION);
+  relay::util::one_line_errors(app, "relay-cluster");
   CLI11_PARSE(app, argc, argv);
 
   auto loaded = relay::config::load(config_path);

@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "config/config.hpp"
+#include "util/cli.hpp"
 #include "transport/node_loop.hpp"
 #include "util/logging.hpp"
 #include "util/random.hpp"
@@ -23,9 +24,10 @@ int main(int argc, char** argv) {
   app.add_option("--config", config_path, "cluster configuration file (INI)")->required();
   app.add_option("--id", id, "which node of the file to run")->required();
   app.add_option("--log-level", log_level, std::string("one of ") + relay::util::kLogLevels)
-      ->capture_default_str();
+      ->check(CLI::IsMember(relay::util::kLogLevelNames))->capture_default_str();
   app.add_option("--seed", seed, "seed for ballots and timeouts (0: from the OS); for reproducing runs");
   app.set_version_flag("--version", std::string("relay-node ") + RELAY_VERSION);
+  relay::util::one_line_errors(app, "relay-node");
   CLI11_PARSE(app, argc, argv);
 
   if (!relay::util::setup_logging("node-" + std::to_string(id), log_level)) {

@@ -28,12 +28,9 @@ void Node::on_election_tick() {
     case Role::leader:
       check_quorum();
       return;
-    case Role::candidate: {
-      if (durable_.voted_for == proto::kNoNode && now_ - term_started_at_ >= vote_window_ticks()) {
-        cast_vote();
-      }
+    case Role::candidate:
+      maybe_vote();
       break;
-    }
     case Role::follower:
     case Role::pre_candidate:
       break;
@@ -153,7 +150,17 @@ void Node::on_ballot(const proto::Ballot& message) {
   join_election(message.term);
   if (role_ != Role::candidate || message.term != durable_.term) return;
   ballots_[message.from] = message.ballot;
-  if (ballots_.size() + disconnected_.size() >= options_.members.size()) cast_vote();
+  maybe_vote();
+}
+
+// A candidate votes once it has the ballot of every live participant (a
+// frozen or departed node is not waited for), or when the vote window has
+// passed, whichever comes first.
+void Node::maybe_vote() {
+  if (role_ != Role::candidate || durable_.voted_for != proto::kNoNode) return;
+  const bool all_in = std::all_of(options_.members.begin(), options_.members.end(),
+                                  [this](NodeId id) { return ballots_.contains(id) || !is_live(id); });
+  if (all_in || now_ - term_started_at_ >= vote_window_ticks()) cast_vote();
 }
 
 // Rule "quorum": a candidate becomes leader with votes from a majority of the
@@ -193,9 +200,7 @@ void Node::on_heartbeat(const proto::Heartbeat& message) {
     }
     return;
   }
-  if (role_ == Role::leader) {
-    follower_heard_at_[message.from] = now_;
-  } else if (message.from == leader_) {
+  if (role_ != Role::leader && message.from == leader_) {
     // Our leader says it does not lead: it stepped down, or this heartbeat is
     // a late one from before it led. Only what follows tells them apart, so
     // look for the next leader unless a leader heartbeat comes within two
@@ -206,12 +211,13 @@ void Node::on_heartbeat(const proto::Heartbeat& message) {
 
 // Rule "check-quorum": a leader that has not heard a majority within an
 // election timeout steps down, so a leader cut off from the cluster stops
-// answering as if it still led.
+// answering as if it still led. A closed connection alone does not count:
+// a follower that restarts is back within the timeout.
 void Node::check_quorum() {
   const auto timeout = options_.election_timeout_ticks;
   if (now_ - leader_since_ < timeout) return;
-  std::size_t heard = 1;
-  for (const auto& [id, at] : follower_heard_at_) heard += now_ - at < timeout ? 1 : 0;
+  const auto heard = static_cast<std::size_t>(std::count_if(
+      options_.members.begin(), options_.members.end(), [this](NodeId id) { return heard_recently(id); }));
   if (heard >= majority()) return;
   set_leader(proto::kNoNode);
   reset_election_timer();

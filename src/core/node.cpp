@@ -57,6 +57,19 @@ void Node::on_tick(std::uint64_t ticks) {
 }
 
 void Node::on_election_message(const proto::Message& message) {
+  const auto from = std::visit(
+      [](const auto& m) -> NodeId {
+        if constexpr (requires { m.from; }) {
+          return m.from;
+        } else {
+          return proto::kNoNode;
+        }
+      },
+      message);
+  if (from != options_.self && is_member(from)) {
+    peer_heard_at_[from] = now_;
+    disconnected_.erase(from);  // hearing it proves a connection, whatever the event order
+  }
   std::visit(
       [this](const auto& m) {
         using M = std::decay_t<decltype(m)>;
@@ -106,6 +119,7 @@ void Node::on_peer_connection(const PeerConnection& event) {
     return;
   }
   disconnected_.insert(event.peer);
+  maybe_vote();
   if (event.peer != leader_ || role_ == Role::leader) return;
   set_leader(proto::kNoNode);
   abandon_relays_to_former_leader();
@@ -126,7 +140,6 @@ void Node::enter_term(Term term) {
   pre_vote_grants_.clear();
   ballots_.clear();
   votes_for_me_.clear();
-  follower_heard_at_.clear();
   seq_ = 0;
   set_leader(proto::kNoNode);
   role_ = Role::follower;
@@ -147,7 +160,6 @@ void Node::become_follower(NodeId leader, const char* reason) {
 
 void Node::become_leader() {
   set_leader(options_.self);
-  follower_heard_at_.clear();
   leader_since_ = now_;
   no_candidacy_term_ = durable_.term;
   seq_ = 0;
@@ -179,6 +191,17 @@ void Node::reset_election_timer() {
 bool Node::leader_is_alive() const {
   if (role_ == Role::leader) return true;
   return leader_ != proto::kNoNode && now_ - leader_heard_at_ < options_.election_timeout_ticks;
+}
+
+// A peer is live while its election connection is open and it has been
+// heard within an election timeout. Every node publishes a heartbeat each
+// interval, so silence that long means it is frozen, cut off or gone.
+bool Node::is_live(NodeId peer) const { return !disconnected_.contains(peer) && heard_recently(peer); }
+
+bool Node::heard_recently(NodeId peer) const {
+  if (peer == options_.self) return true;
+  const auto heard = peer_heard_at_.find(peer);
+  return heard != peer_heard_at_.end() && now_ - heard->second < options_.election_timeout_ticks;
 }
 
 bool Node::is_member(NodeId id) const {

@@ -41,6 +41,10 @@ class Node {
 
   Actions step(const Event& event);
 
+  // The node is about to stop: every request it holds is answered
+  // "unavailable" so that no client waits for a reply that cannot come.
+  Actions shut_down();
+
   // Read-only views for the shell, tests and the simulator.
   NodeId id() const { return options_.self; }
   proto::Role role() const { return role_; }
@@ -99,6 +103,9 @@ class Node {
   void start_election();
   void join_election(Term term);
   void cast_vote();
+  void maybe_vote();
+  bool is_live(NodeId peer) const;
+  bool heard_recently(NodeId peer) const;
   void publish_own_state();
   void on_pre_vote(const proto::PreVote& message);
   void on_pre_vote_grant(const proto::PreVoteGrant& message);
@@ -150,9 +157,9 @@ class Node {
   std::map<NodeId, std::uint64_t> ballots_;  // participants' ballots in this term
   std::set<NodeId> votes_for_me_;
   std::set<NodeId> disconnected_;  // peers whose election connection is closed
+  std::map<NodeId, std::uint64_t> peer_heard_at_;  // last election message from each peer
 
-  // Leader: when each follower was last heard in this term (check-quorum).
-  std::map<NodeId, std::uint64_t> follower_heard_at_;
+  // Leader: when it took office (check-quorum waits one timeout first).
   std::uint64_t leader_since_ = 0;
   std::uint64_t seq_ = 0;  // last sequence number assigned in this term
 

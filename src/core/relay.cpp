@@ -137,6 +137,15 @@ void Node::expire_pending() {
   }
 }
 
+Actions Node::shut_down() {
+  out_.clear();
+  while (!pending_.empty()) {
+    const auto& [relay_id, pending] = *pending_.begin();
+    answer_pending(relay_id, refusal(pending.request, Status::unavailable, "the node is shutting down"));
+  }
+  return std::move(out_);
+}
+
 void Node::answer_pending(std::uint64_t relay_id, proto::ClientReply reply) {
   auto it = pending_.find(relay_id);
   if (it == pending_.end()) return;

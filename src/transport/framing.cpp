@@ -30,10 +30,10 @@ std::optional<RouterMessage> receive_from_router(zmq::socket_t& socket) {
   const auto count = receive_rest(socket, parts);
   RouterMessage message;
   message.route = parts[0].to_string();
+  message.has_delimiter = count >= 3 && parts[1].size() == 0;
   if (count == 2) {
     message.body = parts[1].to_string();
-  } else if (count == 3 && parts[1].size() == 0) {
-    message.has_delimiter = true;
+  } else if (count == 3 && message.has_delimiter) {
     message.body = parts[2].to_string();
   } else {
     message.error = "unexpected envelope of " + std::to_string(count) + " frames";

@@ -20,8 +20,9 @@ namespace relay::transport {
 inline constexpr std::size_t kMaxFramesPerMessage = 4;
 
 // What a ROUTER received: the sender's routing id, whether it used a REQ
-// envelope, and the body. `error` is set (and the rest meaningless) when the
-// envelope itself is malformed.
+// envelope, and the body. `error` is set (and the body meaningless) when the
+// envelope itself is malformed; route and has_delimiter still say how to
+// answer.
 struct RouterMessage {
   std::string route;
   bool has_delimiter = false;

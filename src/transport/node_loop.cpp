@@ -110,7 +110,10 @@ void NodeLoop::open_sockets(const config::Cluster& cluster) {
 
   peer_router_ = make_socket(context_, zmq::socket_type::router);
   peer_router_.set(zmq::sockopt::router_mandatory, 1);
-  peer_router_.set(zmq::sockopt::router_handover, 1);  // a restarted peer takes its name back
+  // No ROUTER_HANDOVER: with it, anyone claiming a member's routing id would
+  // take over that member's session and leave its real connection dead. A
+  // restarted peer's old connection closes with its process, which frees
+  // the name.
   peer_router_.set(zmq::sockopt::maxmsgsize, kMaxFrameBytes);
   bind(peer_router_, "peer", me.peer);
 
@@ -150,6 +153,10 @@ std::string NodeLoop::run(const std::atomic<bool>& stop) {
     poll_once();
     advance_time();
   }
+  // Answer every held request before leaving, and give those answers a
+  // moment to leave the process (every other socket drops its queue).
+  for (const auto& action : node_.shut_down()) carry_out(action);
+  client_router_.set(zmq::sockopt::linger, 200);
   spdlog::info("node {} stopping: {} bad frames, {} unroutable replies, {} send failures", self_,
                counters_.bad_frames, counters_.unroutable, counters_.send_failures);
   return fatal_;
@@ -218,11 +225,8 @@ void NodeLoop::read_client() {
     auto received = receive_from_router(client_router_);
     if (!received) return;
     const core::ClientAddress from{received->route, received->has_delimiter};
-    if (!received->error.empty()) {
-      note_bad_frame("client", received->error);  // no envelope we could answer through
-      continue;
-    }
-    auto decoded = proto::decode(received->body);
+    auto decoded = received->error.empty() ? proto::decode(received->body)
+                                           : proto::DecodeResult{proto::DecodeError{received->error}};
     if (auto* bad = std::get_if<proto::DecodeError>(&decoded)) {
       note_bad_frame("client", bad->reason);
       proto::ClientReply reply;

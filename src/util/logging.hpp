@@ -7,11 +7,13 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace relay::util {
 
 // Names accepted by --log-level, in increasing severity.
 inline constexpr const char* kLogLevels = "trace, debug, info, warn, error, off";
+inline const std::vector<std::string> kLogLevelNames{"trace", "debug", "info", "warn", "error", "off"};
 
 // Sets the default logger: stderr, a compact time stamp, `name` as prefix.
 // Returns false if `level` is not one of kLogLevels.

@@ -112,7 +112,7 @@ class Driver {
   Driver(NodeId self, std::size_t cluster_size, DurableState durable = {}, std::uint64_t seed = kSeed)
       : Driver(options(self, cluster_size), durable, seed) {}
   Driver(core::Options o, DurableState durable = {}, std::uint64_t seed = kSeed)
-      : node(std::move(o), durable, seed) {}
+      : cluster_size_(static_cast<NodeId>(o.members.size())), node(std::move(o), durable, seed) {}
 
   // One step; returns (and keeps) its actions.
   const Actions& step(const core::Event& event) {
@@ -148,8 +148,13 @@ class Driver {
 
   // From a fresh follower to a candidate of term()+1: waits for the pre-vote
   // and feeds the grants of `granters`.
+  // Every other member has been heard just now (the healthy case): a
+  // candidate then waits for all their ballots.
   void become_candidate(const std::vector<NodeId>& granters) {
     tick_until_pre_vote();
+    for (NodeId id = 1; id <= cluster_size_; ++id) {
+      if (id != node.id()) hear(follower_heartbeat(node.term(), id, proto::kNoNode));
+    }
     const Term proposed = node.term() + 1;
     for (NodeId from : granters) hear(proto::PreVoteGrant{proposed, from, node.id()});
   }
@@ -173,6 +178,7 @@ class Driver {
   // Makes this node a follower of `leader` in `term`.
   const Actions& follow(NodeId leader, Term term) { return hear(leader_heartbeat(term, leader)); }
 
+  NodeId cluster_size_;  // members are 1..cluster_size_
   core::Node node;
   Actions last;        // the actions of the last step
   DurableState disk;   // what the node's Persist actions wrote, as a shell would

@@ -186,6 +186,27 @@ TEST_CASE("without every ballot, a candidate votes when the vote window closes")
   CHECK(published<Vote>(d.last).front().candidate == 2);
 }
 
+TEST_CASE("a candidate does not wait for the ballot of a node silent for an election timeout") {
+  Driver d(1, 3);
+  d.tick_until_pre_vote();
+  d.hear(follower_heartbeat(0, 2, proto::kNoNode));  // node 3 has never been heard: frozen or gone
+  d.hear(proto::PreVoteGrant{1, 2, 1});
+  CHECK_FALSE(has_vote(d.last));
+  d.hear(Ballot{1, 2, kMaxBallot});
+  REQUIRE(has_vote(d.last));  // at once, not after the vote window
+  CHECK(published<Vote>(d.last).front().candidate == 2);
+}
+
+TEST_CASE("a candidate does not wait for the ballot of a peer whose connection closed") {
+  Driver d(1, 3);
+  d.become_candidate({2});
+  d.hear(Ballot{1, 2, kMaxBallot});
+  CHECK_FALSE(has_vote(d.last));
+  d.step(core::PeerConnection{3, false});
+  REQUIRE(has_vote(d.last));
+  CHECK(published<Vote>(d.last).front().candidate == 2);
+}
+
 TEST_CASE("a node never votes twice in a term, also after a restart from its durable state") {
   Driver d(1, 3);
   d.become_candidate({2});
