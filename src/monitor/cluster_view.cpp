@@ -1,5 +1,6 @@
 #include "monitor/cluster_view.hpp"
 
+#include <algorithm>
 #include <optional>
 
 namespace relay::monitor {
@@ -19,6 +20,13 @@ bool is_election_type(const std::string& type) {
 std::string node_name(proto::NodeId id) { return id == proto::kNoNode ? "all" : "node " + std::to_string(id); }
 
 }  // namespace
+
+std::vector<std::uint64_t> liveness_checks(std::uint64_t last_us, std::uint64_t next_us) {
+  std::vector<std::uint64_t> checks;
+  if (last_us == 0 || next_us <= last_us + kSameBatchUs) return checks;
+  for (auto t = last_us; t < next_us; t += kLivenessStepUs) checks.push_back(t);
+  return checks;
+}
 
 const char* to_string(Liveness liveness) {
   switch (liveness) {
@@ -43,7 +51,7 @@ NodeView& ClusterView::node(proto::NodeId id) {
 
 std::vector<Finding> ClusterView::on_event(const Event& event) {
   std::vector<Finding> out;
-  advance(event.recv_us, out);
+  now_us_ = std::max(now_us_, event.recv_us);
   auto& from = node(event.node);
   heard(from, event.recv_us, out);
   const auto line = parse_line(event.text);
@@ -79,12 +87,6 @@ std::vector<Finding> ClusterView::on_event(const Event& event) {
 
 std::vector<Finding> ClusterView::on_time(std::uint64_t now_us) {
   std::vector<Finding> out;
-  advance(now_us, out);
-  keep(out);
-  return out;
-}
-
-void ClusterView::advance(std::uint64_t now_us, std::vector<Finding>& out) {
   if (now_us > now_us_) now_us_ = now_us;
   const std::uint64_t alive_us = 2ULL * options_.heartbeat_interval_ms * 1000;
   const std::uint64_t timeout_us = std::uint64_t{options_.election_timeout_ms} * 1000;
@@ -107,6 +109,8 @@ void ClusterView::advance(std::uint64_t now_us, std::vector<Finding>& out) {
     }
     view.liveness = liveness;
   }
+  keep(out);
+  return out;
 }
 
 void ClusterView::heard(NodeView& view, std::uint64_t now_us, std::vector<Finding>& out) {

@@ -59,12 +59,27 @@ struct ViewOptions {
   bool messages = false;  // also report every message sent (heartbeats excepted)
 };
 
+// How often the live loop judges liveness when nothing arrives.
+inline constexpr std::uint64_t kLivenessStepUs = 50'000;
+// Events closer together than this were read in one batch.
+inline constexpr std::uint64_t kSameBatchUs = 1'000;
+
+// The times at which the live loop would have judged liveness between two
+// received events: right after the batch the first one ended, then every
+// kLivenessStepUs of quiet. Replays and the report use them to raise the
+// alarms the live session raised.
+std::vector<std::uint64_t> liveness_checks(std::uint64_t last_us, std::uint64_t next_us);
+
 class ClusterView {
  public:
   ClusterView(ViewOptions options, std::uint64_t started_us);
 
   std::vector<Finding> on_event(const Event& event);
   // Lets time pass to `now_us` (monitor clock): liveness and silence alarms.
+  // Only this judges silence, never an event: after the monitor itself was
+  // held up (stopped, busy), the first events of its backlog must not make
+  // every node whose events are still queued look silent. The driver calls it
+  // once a batch of received events has been fed.
   std::vector<Finding> on_time(std::uint64_t now_us);
 
   const ViewOptions& options() const { return options_; }
@@ -81,7 +96,6 @@ class ClusterView {
 
  private:
   NodeView& node(proto::NodeId id);
-  void advance(std::uint64_t now_us, std::vector<Finding>& out);
   void heard(NodeView& node, std::uint64_t now_us, std::vector<Finding>& out);
   void check_tap_seq(NodeView& node, const Event& event, std::vector<Finding>& out);
   void count(NodeView& node, const Event& event, const Line& line);

@@ -122,6 +122,7 @@ std::variant<ReportModel, std::string> build_report_model(const std::filesystem:
   ArrowBuilder arrows(model);
   RoleTracker roles(model);
   std::uint64_t alarms_seen = 0;
+  std::uint64_t last_us = 0;
   auto collect = [&](const std::vector<Finding>& findings, std::uint64_t now_us) {
     for (const auto& finding : findings) {
       if (finding.kind == "request" && !view->requests().completed().empty()) {
@@ -148,6 +149,8 @@ std::variant<ReportModel, std::string> build_report_model(const std::filesystem:
         ++model.events;
         model.first_us = std::min(model.first_us, event.time_us);
         model.last_us = std::max({model.last_us, event.recv_us, event.time_us});
+        for (auto at_us : liveness_checks(last_us, event.recv_us)) collect(view->on_time(at_us), at_us);
+        last_us = std::max(last_us, event.recv_us);
         collect(view->on_event(event), event.recv_us);
         if (event.source == Source::tap) arrows.on_tap(event, parse_line(event.text));
         return true;

@@ -1,5 +1,6 @@
 #include "monitor/session.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <thread>
@@ -12,7 +13,8 @@
 namespace relay::monitor {
 namespace {
 
-constexpr std::chrono::milliseconds kTimeStep{50};  // liveness is judged at least this often
+// The live loop waits at most this long, then judges liveness.
+constexpr std::chrono::milliseconds kTimeStep{kLivenessStepUs / 1000};
 
 ViewOptions view_options(const RecordHeader& header, bool messages) {
   ViewOptions options;
@@ -73,26 +75,30 @@ int run_live(const config::Cluster& cluster, const LiveOptions& options, const s
   return 0;
 }
 
-// Replays at the recorded pace (divided by the speed): the monitor clock of
-// the replay is the recorded one, and time between events passes in steps so
-// that liveness and silence alarms appear when they did live.
+// Replays at the recorded pace (divided by the speed). The replay's clock is
+// the recorded one, and liveness is judged at the moments the live loop
+// judged it, so silence alarms come as they did live.
 int run_replay(const std::filesystem::path& recording, const ReplayOptions& options, const std::atomic<bool>& stop) {
   std::optional<ClusterView> view;
   std::optional<Output> output;
   const auto wall_start = std::chrono::steady_clock::now();
   std::uint64_t first_us = 0;
-  auto wait_until = [&](std::uint64_t recorded_us) {
+  std::uint64_t last_us = 0;
+  auto sleep_until = [&](std::uint64_t recorded_us) {
     if (options.speed <= 0 || recorded_us < first_us) return;
-    while (!stop.load()) {
-      const auto due = wall_start + std::chrono::microseconds(
-                                        static_cast<std::int64_t>(static_cast<double>(recorded_us - first_us) / options.speed));
-      const auto now = std::chrono::steady_clock::now();
-      if (now >= due) return;
-      std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(due - now, kTimeStep));
-      const auto elapsed_us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - wall_start);
-      const auto virtual_us = first_us + static_cast<std::uint64_t>(static_cast<double>(elapsed_us.count()) * options.speed);
-      output->show(view->on_time(std::min(virtual_us, recorded_us)));
+    const auto due = wall_start + std::chrono::microseconds(static_cast<std::int64_t>(
+                                      static_cast<double>(recorded_us - first_us) / options.speed));
+    while (!stop.load() && std::chrono::steady_clock::now() < due) {
+      std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(due - std::chrono::steady_clock::now(),
+                                                                                kTimeStep));
       output->refresh(*view);
+    }
+  };
+  auto pass_time = [&](std::uint64_t next_us) {
+    for (auto at_us : liveness_checks(last_us, next_us)) {
+      if (stop.load()) return;
+      sleep_until(at_us);
+      output->show(view->on_time(at_us));
     }
   };
   const auto title = "replay of " + recording.string() +
@@ -105,12 +111,15 @@ int run_replay(const std::filesystem::path& recording, const ReplayOptions& opti
         output.emplace(options.mode, title);
       },
       [&](const Event& event) {
-        wait_until(event.recv_us);
+        pass_time(event.recv_us);
+        sleep_until(event.recv_us);
         output->show(view->on_event(event));
         output->refresh(*view);
+        last_us = std::max(last_us, event.recv_us);
         return !stop.load();
       });
   if (output) {
+    pass_time(last_us + kSameBatchUs + 1);  // the look after the last batch
     output->refresh(*view, true);
     output->close(*view);
   }

@@ -32,6 +32,7 @@ def json_lines(text):
 
 def render_in_chromium(page, work_dir):
     """The DOM of `page` after its scripts ran, from headless Chromium."""
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: scripts/setup.sh installs Debian's chromium"
     profile = Path(tempfile.mkdtemp(prefix="chromium-", dir=work_dir))
     args = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync",

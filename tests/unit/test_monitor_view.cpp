@@ -242,6 +242,7 @@ TEST_CASE("alarm: a node silent past the election timeout; suspect before; heard
       s.tick(50'000);
       feed(view, s.heartbeat(1, 1, Role::leader, 1));
       feed(view, s.heartbeat(2, 1, Role::follower, 1));
+      view.on_time(s.now_us);
     }
   };
   keep_two_alive(heard_us + 200'000);
@@ -258,6 +259,21 @@ TEST_CASE("alarm: a node silent past the election timeout; suspect before; heard
   const auto back = feed(view, s.heartbeat(3, 1, Role::follower, 1));
   CHECK(view.nodes().at(3).liveness == Liveness::alive);
   CHECK(count_kind(back, "node") == 1);
+}
+
+TEST_CASE("a monitor catching up on its backlog does not call the nodes still queued silent") {
+  Stream s;
+  ClusterView view(three_nodes(), s.now_us);
+  settle(view, s);
+  view.on_time(s.now_us);
+  s.tick(2'000'000);  // the monitor was stopped for two seconds; then its queues are read
+  feed(view, s.heartbeat(1, 1, Role::leader, 1));
+  feed(view, s.heartbeat(2, 1, Role::follower, 1));
+  feed(view, s.heartbeat(3, 1, Role::follower, 1));
+  view.on_time(s.now_us);
+  CHECK(view.alarm_count() == 0);
+  CHECK(liveness_checks(s.now_us, s.now_us + 500).empty());  // one batch
+  CHECK(liveness_checks(s.now_us, s.now_us + 120'000).size() == 3);
 }
 
 TEST_CASE("alarm: a node never heard since the monitor started goes silent too") {
