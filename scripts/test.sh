@@ -16,7 +16,7 @@ if [[ "${RELAY_SKIP_SANITIZERS:-0}" != 1 ]]; then
   echo "== unit and simulation tests under address and undefined-behaviour sanitizers"
   RELAY_BUILD_DIR="$build-asan" bash "$root/scripts/build.sh" -DRELAY_SANITIZE=address,undefined \
     -DCMAKE_BUILD_TYPE=Debug
-  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 RELAY_SIM_SEEDS=${RELAY_ASAN_SIM_SEEDS:-100} \
+  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     ctest --test-dir "$build-asan" --output-on-failure -L 'unit|sim' -j2
 fi
 echo "== all tests passed"
