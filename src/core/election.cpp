@@ -23,6 +23,7 @@ void Node::on_election_tick() {
   if (now_ >= next_heartbeat_at_) {
     publish_own_state();
     next_heartbeat_at_ = now_ + options_.heartbeat_ticks;
+    dispatch_pending();  // held requests whose relay could not leave go again
   }
   switch (role_) {
     case Role::leader:

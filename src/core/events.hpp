@@ -60,7 +60,14 @@ struct PeerConnection {
   bool connected = false;
 };
 
-using Event = std::variant<Tick, ElectionMessage, PeerMessage, ClientMessage, PeerConnection>;
+// A SendToPeer could not be handed to the network (no connection to that
+// peer yet, or its queue is full). The core may try again later.
+struct Undeliverable {
+  NodeId to = proto::kNoNode;
+  proto::Message message;
+};
+
+using Event = std::variant<Tick, ElectionMessage, PeerMessage, ClientMessage, PeerConnection, Undeliverable>;
 
 // ---- actions ----
 

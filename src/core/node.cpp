@@ -33,6 +33,8 @@ Actions Node::step(const Event& event) {
           on_peer_message(e.from, e.message);
         } else if constexpr (std::is_same_v<E, PeerConnection>) {
           on_peer_connection(e);
+        } else if constexpr (std::is_same_v<E, Undeliverable>) {
+          on_undeliverable(e);
         } else {
           on_client_message(e.from, e.message);
         }
@@ -122,7 +124,7 @@ void Node::on_peer_connection(const PeerConnection& event) {
   maybe_vote();
   if (event.peer != leader_ || role_ == Role::leader) return;
   set_leader(proto::kNoNode);
-  abandon_relays_to_former_leader();
+  abandon_relays_to(event.peer);  // its process is gone, and its answers with it
   election_deadline_ = now_ + random_.between(0, options_.heartbeat_ticks);
 }
 

@@ -118,9 +118,12 @@ class Node {
   void on_client_request(const ClientAddress& from, const proto::ClientRequest& request);
   void on_relay(NodeId from, const proto::Relay& relay);
   void on_relay_reply(NodeId from, const proto::RelayReply& reply);
+  void on_undeliverable(const Undeliverable& event);
   proto::ClientReply execute(const proto::ClientRequest& request);
   void dispatch_pending();
   void abandon_relays_to_former_leader();
+  void abandon_relays_to(NodeId peer);
+  void abandon(std::uint64_t relay_id);
   void dispatch(std::uint64_t relay_id, Pending& pending);
   void expire_pending();
   void answer_pending(std::uint64_t relay_id, proto::ClientReply reply);

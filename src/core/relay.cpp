@@ -58,14 +58,35 @@ void Node::dispatch_pending() {
 }
 
 void Node::abandon_relays_to_former_leader() {
+  if (leader_ == proto::kNoNode) return;  // no new leader yet: the old one may still answer
   for (auto it = pending_.begin(); it != pending_.end();) {
     auto current = it++;
     const auto sent_to = current->second.sent_to;
-    if (sent_to == proto::kNoNode || sent_to == leader_) continue;
-    answer_pending(current->first, refusal(current->second.request, Status::unknown,
-                                           "the leader changed before answering; the request may or may "
-                                           "not have been executed"));
+    if (sent_to != proto::kNoNode && sent_to != leader_) abandon(current->first);
   }
+}
+
+void Node::abandon_relays_to(NodeId peer) {
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    auto current = it++;
+    if (current->second.sent_to == peer) abandon(current->first);
+  }
+}
+
+void Node::abandon(std::uint64_t relay_id) {
+  const auto& request = pending_.at(relay_id).request;
+  answer_pending(relay_id, refusal(request, Status::unknown,
+                                   "the leader changed or went away before answering; the request may "
+                                   "or may not have been executed"));
+}
+
+// A relay that never left this node is held again; the next heartbeat round
+// (or a new leader) sends it once more.
+void Node::on_undeliverable(const Undeliverable& event) {
+  const auto* relay = std::get_if<proto::Relay>(&event.message);
+  if (relay == nullptr) return;
+  auto it = pending_.find(relay->relay_id);
+  if (it != pending_.end() && it->second.sent_to == event.to) it->second.sent_to = proto::kNoNode;
 }
 
 // The leader's side of a relay. A relay that reaches a node that is not the

@@ -319,6 +319,13 @@ void NodeLoop::step(const core::Event& event) {
     carry_out(action);
     if (!fatal_.empty()) return;
   }
+  // Sends that could not leave are reported back once the batch is done,
+  // never from inside it.
+  while (!undeliverable_.empty()) {
+    auto event_back = std::move(undeliverable_.back());
+    undeliverable_.pop_back();
+    step(event_back);
+  }
 }
 
 void NodeLoop::carry_out(const core::Action& action) {
@@ -340,6 +347,7 @@ void NodeLoop::carry_out(const core::Action& action) {
           auto dealer = dealers_.find(a.to);
           if (dealer == dealers_.end() || !send_single(dealer->second, frame)) {
             ++counters_.send_failures;
+            undeliverable_.push_back(core::Undeliverable{a.to, a.message});
             std::uint64_t held = 0;
             if (send_failure_log_.allow(held)) {
               spdlog::warn("node {}: cannot reach node {} ({} similar failures not shown)", self_, a.to, held);

@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include <zmq.hpp>
 
@@ -86,6 +87,7 @@ class NodeLoop {
   zmq::socket_t sub_events_;  // zmq_socket_monitor of election_sub_: peers' connections
   std::map<std::string, proto::NodeId> election_endpoints_;  // to name the peer of an event
 
+  std::vector<core::Event> undeliverable_;  // to report to the core after the current batch
   bool monitor_listening_ = false;
   std::uint64_t tap_seq_ = 0;
   std::chrono::steady_clock::time_point last_tick_;

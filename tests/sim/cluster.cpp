@@ -26,6 +26,8 @@ std::string describe_event(const core::Event& event) {
           return "<- client " + e.from.route + " " + proto::describe(e.message);
         } else if constexpr (std::is_same_v<E, core::PeerConnection>) {
           return "<- connection to n" + std::to_string(e.peer) + (e.connected ? " up" : " closed");
+        } else {
+          return "<- undeliverable to n" + std::to_string(e.to) + " " + proto::describe(e.message);
         }
       },
       event);

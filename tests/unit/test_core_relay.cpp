@@ -165,6 +165,32 @@ TEST_CASE("a held request is dispatched when a leader becomes known") {
   CHECK(relays[0].second.remaining_ms == kRequestTimeoutTicks - 100);
 }
 
+TEST_CASE("a relay that could not leave the node is sent again with the next heartbeat round") {
+  Driver d(2, 3);
+  d.follow(3, 1);
+  d.from_client("c", request("alice", 1));
+  const auto relays = relays_sent(d.last);
+  REQUIRE(relays.size() == 1);
+  d.step(core::Undeliverable{3, relays[0].second});
+  CHECK(d.node.pending() == 1);
+  const auto& again = d.tick_until([](const Actions& a) { return !relays_sent(a).empty(); });
+  CHECK(d.ticked <= kHeartbeatTicks);
+  REQUIRE(relays_sent(again).size() == 1);
+  CHECK(relays_sent(again)[0].second.relay_id == relays[0].second.relay_id);
+}
+
+TEST_CASE("relays to a leader whose connection closed are answered unknown at once") {
+  Driver d(2, 3);
+  d.follow(3, 1);
+  d.from_client("c", request("alice", 1));
+  REQUIRE(relays_sent(d.last).size() == 1);
+  d.step(core::PeerConnection{3, false});
+  const auto replies = client_replies(d.last);
+  REQUIRE(replies.size() == 1);
+  CHECK(replies[0].status == Status::unknown);
+  CHECK(d.node.pending() == 0);
+}
+
 TEST_CASE("a held request is executed by its node when that node becomes the leader") {
   Driver d(1, 3);
   d.from_client("c", request("alice", 1));
