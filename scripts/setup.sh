@@ -10,6 +10,7 @@ packages=(
   python3 python3-zmq python3-msgpack
   nlohmann-json3-dev  # the monitor reads its recordings back (JSON lines)
   chromium            # the monitor's tests render its HTML report in a real browser
+  iproute2 nftables   # fault tests: network namespaces and one-way cuts (tests/integration/netlab.py)
 )
 if [[ "${RELAY_SETUP_EXTRA:-}" != "" ]]; then
   read -r -a extra <<<"$RELAY_SETUP_EXTRA"
