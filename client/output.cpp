@@ -15,9 +15,14 @@ std::uint64_t percentile(const std::vector<std::uint64_t>& sorted, double fracti
   return sorted[std::min(index, sorted.size() - 1)];
 }
 
+// The message for a terminal: control characters become '?'; other bytes,
+// UTF-8 included, pass as they are.
 std::string printable(const std::string& text) {
   std::string out;
-  for (const char c : text.substr(0, 60)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
+  for (const char c : text.substr(0, 60)) {
+    const auto byte = static_cast<unsigned char>(c);
+    out += (byte < 0x20 || byte == 0x7f) ? '?' : c;
+  }
   return out;
 }
 
@@ -29,7 +34,7 @@ void print_outcome(const transport::RequestOutcome& outcome, bool json) {
   const char* status = outcome.answered ? proto::to_string(reply.status) : "no_answer";
   if (json) {
     util::JsonObject line;
-    line.field("request_id", reply.request_id)
+    line.field("request_id", outcome.request_id)
         .field("sent_to", outcome.sent_to)
         .field("answered_by", reply.answered_by)
         .field("relayed", reply.relayed_by != proto::kNoNode)
@@ -48,20 +53,25 @@ void print_outcome(const transport::RequestOutcome& outcome, bool json) {
     return;
   }
   const double ms = static_cast<double>(outcome.latency_us) / 1000.0;
+  std::string tried;
+  for (const auto node : outcome.tried) tried += (tried.empty() ? "" : ", ") + std::to_string(node);
   if (!ok) {
-    std::printf("request %-5llu sent to node %u: FAILED after %u attempt(s), %.2f ms: %s\n",
-                static_cast<unsigned long long>(reply.request_id), outcome.sent_to, outcome.attempts, ms,
+    std::printf("request %-5llu FAILED after %u attempt(s) (nodes %s), %.2f ms: %s\n",
+                static_cast<unsigned long long>(outcome.request_id), outcome.attempts, tried.c_str(), ms,
                 outcome.error.c_str());
     return;
   }
+  const auto retried = outcome.attempts > 1 ? "  (attempt " + std::to_string(outcome.attempts) + "; tried nodes " +
+                                                  tried + ")"
+                                            : std::string();
   const auto path = reply.relayed_by != proto::kNoNode
                         ? "node " + std::to_string(outcome.sent_to) + " relayed to leader " +
                               std::to_string(reply.answered_by)
                         : "leader " + std::to_string(reply.answered_by) + " answered directly";
-  std::printf("request %-5llu sent to node %u: %-32s term %llu seq %-5llu %7.2f ms  \"%s\"\n",
-              static_cast<unsigned long long>(reply.request_id), outcome.sent_to, path.c_str(),
+  std::printf("request %-5llu sent to node %u: %-32s term %llu seq %-5llu %7.2f ms  \"%s\"%s\n",
+              static_cast<unsigned long long>(outcome.request_id), outcome.sent_to, path.c_str(),
               static_cast<unsigned long long>(reply.term), static_cast<unsigned long long>(reply.seq), ms,
-              printable(reply.message).c_str());
+              printable(reply.message).c_str(), retried.c_str());
 }
 
 void print_summary(Summary summary, bool json) {
@@ -76,14 +86,19 @@ void print_summary(Summary summary, bool json) {
         .field("failed", summary.failed)
         .field("relayed", summary.relayed)
         .field("p50_us", p50)
-        .field("p99_us", p99);
+        .field("p99_us", p99)
+        .field("interrupted", summary.interrupted);
     std::printf("%s\n", line.str().c_str());
     return;
   }
-  std::printf("sent %llu, ok %llu, failed %llu, relayed %llu; latency p50 %.2f ms, p99 %.2f ms\n",
-              static_cast<unsigned long long>(summary.sent), static_cast<unsigned long long>(summary.ok),
-              static_cast<unsigned long long>(summary.failed), static_cast<unsigned long long>(summary.relayed),
-              static_cast<double>(p50) / 1000.0, static_cast<double>(p99) / 1000.0);
+  std::printf("sent %llu, ok %llu, failed %llu, relayed %llu", static_cast<unsigned long long>(summary.sent),
+              static_cast<unsigned long long>(summary.ok), static_cast<unsigned long long>(summary.failed),
+              static_cast<unsigned long long>(summary.relayed));
+  if (!summary.latencies_us.empty()) {
+    std::printf("; latency of ok replies p50 %.2f ms, p99 %.2f ms", static_cast<double>(p50) / 1000.0,
+                static_cast<double>(p99) / 1000.0);
+  }
+  std::printf("%s\n", summary.interrupted ? " (interrupted)" : "");
 }
 
 void print_status(proto::NodeId id, const std::optional<proto::StatusReply>& status, bool json) {

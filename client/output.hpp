@@ -18,6 +18,7 @@ struct Summary {
   std::uint64_t failed = 0;
   std::uint64_t relayed = 0;
   std::vector<std::uint64_t> latencies_us;  // of ok replies
+  bool interrupted = false;                 // Ctrl-C ended the run early
 };
 
 void print_outcome(const transport::RequestOutcome& outcome, bool json);

@@ -59,6 +59,7 @@ int run_send(const relay::config::Cluster& cluster, const SendArgs& args, relay:
       std::this_thread::sleep_for(std::chrono::milliseconds(args.interval_ms));
     }
   }
+  summary.interrupted = stop.load();
   relay::client::print_summary(summary, json);
   return summary.failed == 0 && summary.sent == args.count ? 0 : 1;
 }
@@ -77,6 +78,7 @@ int run_status(const relay::config::Cluster& cluster, relay::transport::ClientOp
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // each reply's line leaves at once, also into a pipe
   CLI::App app{"relay-client: talk to a Relay-Raft cluster. Each request goes to a random node;\n"
                "followers relay it to the leader. Failed attempts are retried, with the same\n"
                "request id, on another random node."};
@@ -104,8 +106,7 @@ int main(int argc, char** argv) {
   send->add_option("--interval-ms", send_args.interval_ms, "pause between requests");
   auto* status = app.add_subcommand("status", "ask every node for its role, term and leader");
   status->fallthrough();
-  relay::util::one_line_errors(app, "relay-client");
-  CLI11_PARSE(app, argc, argv);
+  if (auto exit_status = relay::util::parse_command_line(app, "relay-client", argc, argv)) return *exit_status;
 
   if (!relay::util::setup_logging("client", log_level)) {
     std::fprintf(stderr, "relay-client: unknown --log-level '%s' (use %s)\n", log_level.c_str(),

@@ -5,9 +5,11 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -57,9 +59,13 @@ std::filesystem::path node_binary() {
 bool spawn(Child& child, const std::string& binary, const std::vector<std::string>& args) {
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return false;
+  const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) return false;
   if (pid == 0) {
+    // A node must not outlive its supervisor, however the supervisor ends.
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != parent) ::_exit(1);  // it ended before the line above took effect
     ::dup2(pipe_fds[1], STDOUT_FILENO);
     ::dup2(pipe_fds[1], STDERR_FILENO);
     std::vector<char*> argv;
@@ -172,8 +178,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember(relay::util::kLogLevelNames))
       ->capture_default_str();
   app.set_version_flag("--version", std::string("relay-cluster ") + RELAY_VERSION);
-  relay::util::one_line_errors(app, "relay-cluster");
-  CLI11_PARSE(app, argc, argv);
+  if (auto exit_status = relay::util::parse_command_line(app, "relay-cluster", argc, argv)) return *exit_status;
 
   auto loaded = relay::config::load(config_path);
   if (auto* error = std::get_if<relay::config::ConfigError>(&loaded)) {
@@ -183,6 +188,11 @@ int main(int argc, char** argv) {
   const auto& cluster = std::get<relay::config::Cluster>(loaded);
   if (ids.empty()) {
     for (const auto& node : cluster.nodes) ids.push_back(node.id);
+  }
+  std::sort(ids.begin(), ids.end());
+  if (std::adjacent_find(ids.begin(), ids.end()) != ids.end()) {
+    std::fprintf(stderr, "relay-cluster: --nodes names a node twice\n");
+    return 2;
   }
   for (const auto id : ids) {
     if (cluster.find(id) == nullptr) {

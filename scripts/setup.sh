@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
-# Installs the Debian packages Relay-Raft needs to build, run and test, but only
-# those that are missing, so a second run is quick and offline.
+# Installs the Debian packages Relay-Raft needs to build and run it — and,
+# with --tests, to test it — but only those that are missing, so a second run
+# is quick and offline.
 set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config
   libzmq3-dev cppzmq-dev libmsgpack-cxx-dev libspdlog-dev
   doctest-dev libinih-dev libcli11-dev
-  python3 python3-zmq python3-msgpack
   nlohmann-json3-dev  # the monitor reads its recordings back (JSON lines)
-  chromium            # the monitor's tests render its HTML report in a real browser
-  iproute2 nftables   # fault tests: network namespaces and one-way cuts (tests/integration/netlab.py)
 )
+if [[ "${1:-}" == "--tests" ]]; then
+  packages+=(
+    python3 python3-zmq python3-msgpack  # integration tests: a client written from docs/protocol.md
+    chromium                             # the monitor's tests render its HTML report in a real browser
+    iproute2 nftables                    # fault tests: network namespaces and one-way cuts
+  )
+fi
 if [[ "${RELAY_SETUP_EXTRA:-}" != "" ]]; then
   read -r -a extra <<<"$RELAY_SETUP_EXTRA"
   packages+=("${extra[@]}")

@@ -6,6 +6,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${RELAY_BUILD_DIR:-$root/build}
 
+bash "$root/scripts/setup.sh" --tests
 bash "$root/scripts/build.sh"
 echo "== unit and simulation tests"
 ctest --test-dir "$build" --output-on-failure -L 'unit|sim' -j2

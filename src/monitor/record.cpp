@@ -139,9 +139,10 @@ RecordWriter::~RecordWriter() {
   if (file_ != nullptr) std::fclose(file_);
 }
 
-RecordReader read_record(const std::filesystem::path& path, const std::function<void(const RecordHeader&)>& on_header,
-                         const std::function<bool(const Event&)>& on_event) {
-  RecordReader result;
+RecordReadResult read_record(const std::filesystem::path& path,
+                             const std::function<void(const RecordHeader&)>& on_header,
+                             const std::function<bool(const Event&)>& on_event) {
+  RecordReadResult result;
   std::ifstream in(path);
   if (!in) {
     result.error = "cannot open recording " + path.string();

@@ -50,14 +50,15 @@ class RecordWriter {
   bool failed_ = false;
 };
 
-// Reads a recording: the header, then each event in order through `on_event`
-// (which returns false to stop early). Returns an error line naming the file
-// and line when the recording is malformed.
-struct RecordReader {
-  std::string error;
+struct RecordReadResult {
+  std::string error;  // "FILE:LINE: what is wrong", empty when the whole file was read
   RecordHeader header;
 };
-RecordReader read_record(const std::filesystem::path& path, const std::function<void(const RecordHeader&)>& on_header,
-                         const std::function<bool(const Event&)>& on_event);
+
+// Reads a recording: the header through `on_header`, then each event in
+// order through `on_event` (which returns false to stop early).
+RecordReadResult read_record(const std::filesystem::path& path,
+                             const std::function<void(const RecordHeader&)>& on_header,
+                             const std::function<bool(const Event&)>& on_event);
 
 }  // namespace relay::monitor

@@ -59,6 +59,7 @@ RequestOutcome ClientSession::send(const std::string& message, std::optional<pro
   request.client_id = options_.client_id;
   request.request_id = next_request_id_++;
   request.message = message;
+  outcome.request_id = request.request_id;
   const auto started = Clock::now();
   const auto deadline = started + milliseconds(options_.timeout_ms);
   const auto per_attempt = std::max(milliseconds(options_.timeout_ms / options_.attempts), milliseconds(20));
@@ -68,6 +69,7 @@ RequestOutcome ClientSession::send(const std::string& message, std::optional<pro
     const auto node = pin ? *pin : pick_node(previous);
     previous = node;
     outcome.sent_to = node;
+    outcome.tried.push_back(node);
     outcome.attempts = attempt;
     const auto attempt_end = std::min(deadline, Clock::now() + per_attempt);
     request.timeout_ms = static_cast<std::uint32_t>(

@@ -11,6 +11,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <zmq.hpp>
 
@@ -28,6 +29,8 @@ struct ClientOptions {
 };
 
 struct RequestOutcome {
+  std::uint64_t request_id = 0;
+  std::vector<proto::NodeId> tried;  // the node of each attempt, in order
   bool answered = false;       // a reply came (of any status)
   proto::ClientReply reply;    // valid when answered
   proto::NodeId sent_to = 0;   // the node of the attempt that was answered (or the last)

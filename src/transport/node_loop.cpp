@@ -152,6 +152,7 @@ std::string NodeLoop::run(const std::atomic<bool>& stop) {
   while (!stop.load() && fatal_.empty()) {
     poll_once();
     advance_time();
+    flush_taps();
   }
   // Answer every held request before leaving, and give those answers a
   // moment to leave the process (every other socket drops its queue).
@@ -181,6 +182,11 @@ void NodeLoop::poll_once() {
     if (error.num() == EINTR) return;  // a signal: the caller looks at the stop flag
     throw;
   }
+  // Time first, messages second: after a pause (SIGSTOP, a stalled VM) the
+  // core must learn how long it was away before it acts on what queued up
+  // meanwhile — a leader that heard nobody for an election timeout steps
+  // down before it could answer a single request as leader.
+  advance_time();
   if (items[0].revents & ZMQ_POLLIN) read_election();
   if (items[1].revents & ZMQ_POLLIN) read_client();
   if (items[2].revents & ZMQ_POLLIN) read_peer_router();
@@ -336,9 +342,7 @@ void NodeLoop::carry_out(const core::Action& action) {
           if (auto error = state_file_.store(a.state)) fatal_ = "cannot store term and vote: " + *error;
         } else if constexpr (std::is_same_v<A, core::Publish>) {
           const auto frame = proto::encode(a.message);
-          if (!std::holds_alternative<proto::Heartbeat>(a.message)) {
-            spdlog::info("node {} → all: {}", self_, proto::describe(a.message));
-          }
+          log_publication(a.message);
           if (!send_single(election_pub_, frame)) ++counters_.send_failures;
           tap("out", "election", proto::kNoNode, frame.size(), a.message);
         } else if constexpr (std::is_same_v<A, core::SendToPeer>) {
@@ -373,6 +377,18 @@ void NodeLoop::carry_out(const core::Action& action) {
       action);
 }
 
+// Election messages are repeated every heartbeat until they no longer apply;
+// the first publication of each is worth a line at info, the repeats (and
+// heartbeats) only at debug, so a node waiting for a quorum does not flood
+// its log.
+void NodeLoop::log_publication(const proto::Message& message) {
+  auto text = proto::describe(message);
+  auto& last = last_published_[proto::type_of(message)];
+  const bool news = !std::holds_alternative<proto::Heartbeat>(message) && text != last;
+  spdlog::log(news ? spdlog::level::info : spdlog::level::debug, "node {} → all: {}", self_, text);
+  last = std::move(text);
+}
+
 void NodeLoop::send_client_reply(const core::ClientAddress& to, const proto::Message& reply) {
   const auto frame = proto::encode(reply);
   if (!send_to_route(client_router_, to, frame)) {
@@ -388,15 +404,25 @@ void NodeLoop::send_client_reply(const core::ClientAddress& to, const proto::Mes
 void NodeLoop::tap(const char* kind, const char* channel, proto::NodeId peer, std::size_t size,
                    const proto::Message& message) {
   if (!monitor_listening_) return;  // nobody listens: the tap costs nothing
-  proto::Tap event{self_, ++tap_seq_, wall_clock_us(), kind, channel, peer,
-                   static_cast<std::uint32_t>(size), proto::describe(message)};
-  if (send_single(monitor_pub_, proto::encode(event))) ++counters_.taps;
+  pending_taps_.push_back(proto::Tap{self_, ++tap_seq_, wall_clock_us(), kind, channel, peer,
+                                     static_cast<std::uint32_t>(size), proto::describe(message)});
 }
 
 void NodeLoop::tap_text(const char* kind, std::string text) {
   if (!monitor_listening_) return;
-  proto::Tap event{self_, ++tap_seq_, wall_clock_us(), kind, "", proto::kNoNode, 0, std::move(text)};
-  if (send_single(monitor_pub_, proto::encode(event))) ++counters_.taps;
+  pending_taps_.push_back(proto::Tap{self_, ++tap_seq_, wall_clock_us(), kind, "", proto::kNoNode, 0,
+                                     std::move(text)});
+}
+
+// Taps are sent once per loop iteration, after the iteration's replies and
+// messages: building and queueing them never delays a client's answer, and
+// ZeroMQ's I/O thread wakes once per burst instead of once per tap
+// (measured in docs/monitor.md).
+void NodeLoop::flush_taps() {
+  for (const auto& event : pending_taps_) {
+    if (send_single(monitor_pub_, proto::encode(event))) ++counters_.taps;
+  }
+  pending_taps_.clear();
 }
 
 void NodeLoop::note_bad_frame(const char* channel, const std::string& reason) {

@@ -67,9 +67,11 @@ class NodeLoop {
   void step(const core::Event& event);
   void carry_out(const core::Action& action);
   void send_client_reply(const core::ClientAddress& to, const proto::Message& reply);
+  void log_publication(const proto::Message& message);
   void tap(const char* kind, const char* channel, proto::NodeId peer, std::size_t size,
            const proto::Message& message);
   void tap_text(const char* kind, std::string text);
+  void flush_taps();
   void note_bad_frame(const char* channel, const std::string& reason);
 
   proto::NodeId self_;
@@ -88,8 +90,10 @@ class NodeLoop {
   std::map<std::string, proto::NodeId> election_endpoints_;  // to name the peer of an event
 
   std::vector<core::Event> undeliverable_;  // to report to the core after the current batch
+  std::map<proto::MessageType, std::string> last_published_;  // for log_publication
   bool monitor_listening_ = false;
   std::uint64_t tap_seq_ = 0;
+  std::vector<proto::Tap> pending_taps_;  // built during an iteration of the loop, sent at its end
   std::chrono::steady_clock::time_point last_tick_;
   ShellCounters counters_;
   util::RateLimit bad_frame_log_;

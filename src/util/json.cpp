@@ -5,10 +5,43 @@
 
 namespace relay::util {
 
+namespace {
+
+// The length of the valid UTF-8 sequence at the start of `text`, or 0 if it
+// does not start with one (overlong forms and surrogates are not valid).
+std::size_t utf8_sequence(std::string_view text) {
+  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+  const auto lead = byte(0);
+  std::size_t length = lead >= 0xf0 && lead <= 0xf4 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc2 && lead < 0xe0 ? 2 : 0;
+  if (length == 0 || text.size() < length) return 0;
+  for (std::size_t i = 1; i < length; ++i) {
+    if ((byte(i) & 0xc0) != 0x80) return 0;
+  }
+  if (lead == 0xe0 && byte(1) < 0xa0) return 0;   // overlong
+  if (lead == 0xed && byte(1) >= 0xa0) return 0;  // UTF-16 surrogate
+  if (lead == 0xf0 && byte(1) < 0x90) return 0;   // overlong
+  if (lead == 0xf4 && byte(1) >= 0x90) return 0;  // beyond U+10FFFF
+  return length;
+}
+
+}  // namespace
+
 void append_json_string(std::string& out, std::string_view value) {
   out += '"';
-  for (const char c : value) {
+  for (std::size_t i = 0; i < value.size();) {
+    const char c = value[i];
     const auto byte = static_cast<unsigned char>(c);
+    if (byte >= 0x80) {
+      const auto length = utf8_sequence(value.substr(i));
+      if (length == 0) {
+        out += "\\ufffd";  // not text: the replacement character, so the line still parses
+        ++i;
+      } else {
+        out.append(value.substr(i, length));
+        i += length;
+      }
+      continue;
+    }
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
@@ -16,7 +49,7 @@ void append_json_string(std::string& out, std::string_view value) {
       case '\r': out += "\\r"; break;
       case '\t': out += "\\t"; break;
       default:
-        if (byte < 0x20 || byte >= 0x7f) {
+        if (byte < 0x20 || byte == 0x7f) {
           char buffer[8];
           std::snprintf(buffer, sizeof buffer, "\\u%04x", byte);
           out += buffer;
@@ -24,6 +57,7 @@ void append_json_string(std::string& out, std::string_view value) {
           out += c;
         }
     }
+    ++i;
   }
   out += '"';
 }

@@ -25,8 +25,9 @@ class JsonObject {
   std::string text_ = "{";
 };
 
-// Appends `value` to `out` as a quoted JSON string; bytes that are not valid
-// UTF-8 text are escaped as \u00XX so the output always parses.
+// Appends `value` to `out` as a quoted JSON string. Valid UTF-8 passes as it
+// is; a byte that is not part of valid UTF-8 becomes U+FFFD, so the output
+// always parses and text in any language reads back unchanged.
 void append_json_string(std::string& out, std::string_view value);
 
 }  // namespace relay::util

@@ -19,6 +19,7 @@ const std::atomic<bool>& install_stop_signals() {
   action.sa_flags = 0;  // no SA_RESTART: a blocking call returns so the flag is seen
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
+  sigaction(SIGHUP, &action, nullptr);  // the terminal went away: stop as cleanly as on Ctrl-C
   std::signal(SIGPIPE, SIG_IGN);
   return stop_requested;
 }

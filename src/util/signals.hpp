@@ -1,4 +1,4 @@
-// SIGINT and SIGTERM only set a flag; the loops that own sockets check it and
+// SIGINT, SIGTERM and SIGHUP only set a flag; the loops that own sockets check it and
 // shut down in an orderly way.
 #pragma once
 
