@@ -1,4 +1,4 @@
-"""Hostile input on every socket a node listens on (STYLE.md "Errors": bad
+"""Hostile input on every socket a node listens on (docs/architecture.md, "Errors": bad
 input is dropped, counted and logged; a client gets an error reply).
 
 Client port: each hostile frame that can be answered gets a `client_reply`

@@ -1,4 +1,4 @@
-"""Leader election with real processes (DESIGN.md §6.2-6.5).
+"""Leader election with real processes (docs/protocol.md).
 
 Every test checks the same outcome: exactly one leader, named by every node
 in the same term, as `relay-client --json status` shows it. The time from

@@ -1,4 +1,4 @@
-"""Real processes under faults (issue 3, item 7; DESIGN.md §6.4-6.7).
+"""Real processes under faults (issue 3, item 7; docs/protocol.md).
 
 Each test starts its own cluster, lets a client stream requests, does one
 fault to real relay-node processes, and checks what a user relies on:

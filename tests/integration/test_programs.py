@@ -1,4 +1,4 @@
-"""The programs' contracts (DESIGN.md §3, §4): configuration errors, start-up
+"""The programs' contracts (docs/configuration.md, README "The programs"): configuration errors, start-up
 errors, --help/--version, signals, relay-cluster's supervision, and the
 durable state file.
 """

@@ -1,4 +1,4 @@
-// The simulator's safety checker: the properties of DESIGN.md §6 that span
+// The simulator's safety checker: the properties of docs/protocol.md that span
 // nodes, time and restarts, checked after every step of every node.
 //
 // The checker sees what the cluster sees: each event a node took, the actions

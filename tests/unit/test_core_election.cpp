@@ -1,4 +1,4 @@
-// The election rules of the core, one test per rule (DESIGN.md §6.1-6.5 and
+// The election rules of the core, one test per rule (docs/protocol.md and
 // docs/protocol.md). Each test drives one node by hand with a fixed seed and
 // checks the actions it returns.
 #include <doctest/doctest.h>

@@ -1,4 +1,4 @@
-// The request path of the core, one test per rule (DESIGN.md §6.6-6.8): the
+// The request path of the core, one test per rule (docs/protocol.md): the
 // leader executes, a follower relays one hop, held requests wait for a leader
 // or their deadline, and each (client_id, request_id) is executed once.
 #include <doctest/doctest.h>
