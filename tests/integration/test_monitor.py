@@ -1,4 +1,4 @@
-"""relay-monitor against real processes (DESIGN.md §7, issue 5).
+"""relay-monitor against real processes (docs/monitor.md, issue 5).
 
 A monitor watches a live cluster while a client sends requests and the leader
 is killed: its --json output must show the election, the relayed requests'

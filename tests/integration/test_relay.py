@@ -1,4 +1,4 @@
-"""Client requests and relaying (README "The programs" relay-client, §6.6-6.8).
+"""Client requests and relaying (README "The programs"; docs/protocol.md, rule "relay").
 
 `relay-client` is checked against its JSON contract; the Python client of
 relay_proto.py (written from docs/protocol.md) talks to every node through

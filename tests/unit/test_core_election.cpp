@@ -1,5 +1,5 @@
-// The election rules of the core, one test per rule (docs/protocol.md and
-// docs/protocol.md). Each test drives one node by hand with a fixed seed and
+// The election rules of the core, one test per rule (docs/protocol.md,
+// "Election and relay rules"). Each test drives one node by hand with a fixed seed and
 // checks the actions it returns.
 #include <doctest/doctest.h>
 
