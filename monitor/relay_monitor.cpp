@@ -7,6 +7,7 @@
 #include "config/config.hpp"
 #include "monitor/report.hpp"
 #include "monitor/session.hpp"
+#include "util/cli.hpp"
 #include "util/logging.hpp"
 #include "util/signals.hpp"
 
@@ -44,7 +45,8 @@ int main(int argc, char** argv) {
   std::string record_path;
   double duration_s = 0;
   app.add_option("--config", config_path, "cluster configuration file (INI)")->capture_default_str();
-  app.add_option("--log-level", log_level, std::string("one of ") + relay::util::kLogLevels)->capture_default_str();
+  app.add_option("--log-level", log_level, std::string("one of ") + relay::util::kLogLevels)
+      ->check(CLI::IsMember(relay::util::kLogLevelNames))->capture_default_str();
   app.add_flag("--json", json, "one JSON object per event");
   app.add_flag("--messages", messages, "also show every message a node sends (heartbeats excepted)");
   app.add_option("--record", record_path, "save the session to FILE (JSON lines, see docs/monitor.md)");
@@ -63,7 +65,7 @@ int main(int argc, char** argv) {
   auto* report_command = app.add_subcommand("report", "draw a recorded session as one self-contained HTML page");
   report_command->add_option("file", recording, "the recording")->required()->check(CLI::ExistingFile);
   report_command->add_option("-o,--output", output, "the page to write")->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+  if (auto exit_status = relay::util::parse_command_line(app, "relay-monitor", argc, argv)) return *exit_status;
 
   if (!relay::util::setup_logging("monitor", log_level)) {
     std::fprintf(stderr, "relay-monitor: unknown --log-level '%s' (use %s)\n", log_level.c_str(),
