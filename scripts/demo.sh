@@ -89,10 +89,13 @@ if ((keep)); then
   wait "$cluster" || true
   exit 0
 fi
-if ((quiet)); then sleep 2; fi  # a last look at the monitor's screen
+if ((quiet)); then
+  sleep 2  # a last look at the monitor's screen
+  stop_monitor
+  echo
+  echo "== what the client saw (all of it: $output)"
+  grep -E '^request |^sent ' "$output" | sed -n '1,8p;$p' || true
+fi
 stop_monitor
-echo
-echo "== what the client saw (all of it: $output)"
-grep -E '^request |^sent ' "$output" | sed -n '1,8p;$p' || true
 "$bin/relay-monitor" report "$session" -o "$bin/demo-report.html" >/dev/null &&
   echo "== the session, drawn: $bin/demo-report.html (replay it: $bin/relay-monitor replay $session)"
