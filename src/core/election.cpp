@@ -108,8 +108,12 @@ void Node::start_election() { join_election(durable_.term + 1); }
 // once, so it never stands again in a term it led or may have led.
 void Node::join_election(Term term) {
   if (term < durable_.term) return;
-  if (term == durable_.term && (role_ == Role::candidate || leader_ != proto::kNoNode ||
-                                term == no_candidacy_term_)) {
+  // The current term is joined only by a follower that knows no leader in
+  // it. A pre-candidate has given up on it: pulled back in by a ballot that
+  // is still being re-published, it would drop its pre-vote for the next
+  // term, and with slow links every node could take turns doing so forever.
+  if (term == durable_.term && (role_ == Role::candidate || role_ == Role::pre_candidate ||
+                                leader_ != proto::kNoNode || term == no_candidacy_term_)) {
     return;
   }
   if (term > durable_.term) enter_term(term);

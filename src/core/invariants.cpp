@@ -19,6 +19,9 @@ std::optional<std::string> Node::broken_invariant() const {
     return "role and leader disagree";
   }
   if (pending_.size() > options_.max_pending) return "pending table over its bound";
+  std::size_t bytes = 0;
+  for (const auto& [id, pending] : pending_) bytes += pending.request.message.size();
+  if (bytes != pending_bytes_ || bytes > options_.max_pending_bytes) return "pending bytes wrong or over bound";
   if (answered_.size() > options_.dedup_capacity || answered_.size() != answered_order_.size()) {
     return "answered table over its bound or out of step";
   }

@@ -13,6 +13,7 @@ using proto::Role;
 
 Node::Node(Options options, DurableState durable, std::uint64_t seed)
     : options_(std::move(options)), random_(seed), durable_(durable) {
+  next_relay_id_ = random_.between(1, std::uint64_t{1} << 48);
   std::sort(options_.members.begin(), options_.members.end());
   checked_term_ = durable_.term;
   checked_vote_ = durable_.voted_for;
@@ -68,6 +69,18 @@ void Node::on_election_message(const proto::Message& message) {
         }
       },
       message);
+  // A term this close to the end of its range could never be followed by
+  // another (the next pre-vote would wrap to 0); no honest node gets there.
+  const auto term = std::visit(
+      [](const auto& m) -> Term {
+        if constexpr (requires { m.term; }) {
+          return m.term;
+        } else {
+          return 0;
+        }
+      },
+      message);
+  if (term >= kMaxTerm) return;
   if (from != options_.self && is_member(from)) {
     peer_heard_at_[from] = now_;
     disconnected_.erase(from);  // hearing it proves a connection, whatever the event order

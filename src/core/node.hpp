@@ -24,6 +24,10 @@
 
 namespace relay::core {
 
+// Election messages with a term at or above this are ignored as corrupt or
+// hostile: a cluster driven there could never elect again.
+inline constexpr Term kMaxTerm = Term{1} << 62;
+
 struct Options {
   NodeId self = proto::kNoNode;
   std::vector<NodeId> members;  // every configured node, self included
@@ -31,6 +35,7 @@ struct Options {
   std::uint64_t election_timeout_ticks = 300;  // randomized in [T, 2T)
   std::uint64_t request_timeout_ticks = 2000;  // when the client names none
   std::size_t max_pending = 10'000;            // requests waiting at this node
+  std::size_t max_pending_bytes = 64 << 20;    // and their payloads, in bytes
   std::size_t dedup_capacity = 100'000;        // answered requests remembered
   bool check_invariants = false;               // abort on a broken invariant
 };
@@ -74,6 +79,8 @@ class Node {
   };
 
   // An answered request, for exactly-once: a retry gets the original answer.
+  // The table keeps the reply without its echoed payload (a retry carries the
+  // same payload), so its memory is bounded by its count, not by payload size.
   using RequestKey = std::pair<std::string, std::uint64_t>;
 
   // --- node.cpp: dispatch, time, terms, roles ---
@@ -168,7 +175,8 @@ class Node {
 
   // Requests.
   std::map<std::uint64_t, Pending> pending_;  // by relay id
-  std::uint64_t next_relay_id_ = 1;
+  std::size_t pending_bytes_ = 0;             // payload bytes held in pending_
+  std::uint64_t next_relay_id_ = 1;  // starts at a random value: ids of a restarted node differ
   std::map<RequestKey, proto::ClientReply> answered_;
   std::deque<RequestKey> answered_order_;  // oldest first, for eviction
 

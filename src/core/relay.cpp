@@ -17,7 +17,8 @@ void Node::on_client_request(const ClientAddress& from, const proto::ClientReque
     reply_to_client(from, execute(request));
     return;
   }
-  if (pending_.size() >= options_.max_pending) {
+  if (pending_.size() >= options_.max_pending ||
+      pending_bytes_ + request.message.size() > options_.max_pending_bytes) {
     reply_to_client(from, refusal(request, Status::overloaded, "too many requests waiting"));
     return;
   }
@@ -25,6 +26,7 @@ void Node::on_client_request(const ClientAddress& from, const proto::ClientReque
   const auto relay_id = next_relay_id_++;
   auto& pending = pending_[relay_id];
   pending = Pending{from, request, now_ + timeout, proto::kNoNode};
+  pending_bytes_ += request.message.size();
   dispatch(relay_id, pending);
 }
 
@@ -35,6 +37,7 @@ void Node::dispatch(std::uint64_t relay_id, Pending& pending) {
   if (leader_ == options_.self) {
     auto reply = execute(pending.request);
     auto client = pending.client;
+    pending_bytes_ -= pending.request.message.size();
     pending_.erase(relay_id);
     reply_to_client(client, std::move(reply));
     return;
@@ -108,6 +111,10 @@ void Node::on_relay(NodeId from, const proto::Relay& relay) {
 void Node::on_relay_reply(NodeId from, const proto::RelayReply& message) {
   auto it = pending_.find(message.relay_id);
   if (it == pending_.end() || it->second.sent_to != from) return;  // answered already
+  const auto& request = it->second.request;
+  if (message.reply.client_id != request.client_id || message.reply.request_id != request.request_id) {
+    return;  // not the answer to this request: never hand a client someone else's reply
+  }
   auto& pending = it->second;
   if (message.reply.status == Status::not_leader) {
     // The node we took for leader is not (any more). Hold the request until
@@ -124,7 +131,11 @@ void Node::on_relay_reply(NodeId from, const proto::RelayReply& message) {
 // answer back, so each (client_id, request_id) is executed at most once.
 proto::ClientReply Node::execute(const proto::ClientRequest& request) {
   RequestKey key{request.client_id, request.request_id};
-  if (auto it = answered_.find(key); it != answered_.end()) return it->second;
+  if (auto it = answered_.find(key); it != answered_.end()) {
+    auto reply = it->second;
+    reply.message = request.message;  // the table keeps no payloads; the retry brings it again
+    return reply;
+  }
   ++executed_;
   proto::ClientReply reply;
   reply.client_id = request.client_id;
@@ -136,7 +147,9 @@ proto::ClientReply Node::execute(const proto::ClientRequest& request) {
   reply.seq = ++seq_;
   reply.leader_hint = options_.self;
   reply.message = request.message;
-  answered_.emplace(key, reply);
+  auto remembered = reply;
+  remembered.message.clear();
+  answered_.emplace(key, std::move(remembered));
   answered_order_.push_back(std::move(key));
   if (answered_order_.size() > options_.dedup_capacity) {
     answered_.erase(answered_order_.front());
@@ -172,6 +185,7 @@ void Node::answer_pending(std::uint64_t relay_id, proto::ClientReply reply) {
   if (it == pending_.end()) return;
   auto client = std::move(it->second.client);
   if (it->second.sent_to != proto::kNoNode) reply.relayed_by = options_.self;
+  pending_bytes_ -= it->second.request.message.size();
   pending_.erase(it);
   reply_to_client(client, std::move(reply));
 }

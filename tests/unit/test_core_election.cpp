@@ -207,6 +207,30 @@ TEST_CASE("a candidate does not wait for the ballot of a peer whose connection c
   CHECK(published<Vote>(d.last).front().candidate == 2);
 }
 
+TEST_CASE("a pre-candidate is not pulled back into the term it has given up on") {
+  Driver d(1, 3);
+  d.become_candidate({2});
+  REQUIRE(d.node.role() == Role::candidate);
+  const Term term = d.node.term();
+  d.tick_until_pre_vote();  // the term decided nothing: ask for the next
+  REQUIRE(d.node.role() == Role::pre_candidate);
+  d.hear(Ballot{term, 3, 5});  // a ballot of the failed term, still re-published
+  CHECK(d.node.role() == Role::pre_candidate);
+  d.hear(proto::PreVoteGrant{term + 1, 2, 1});
+  CHECK(d.node.role() == Role::candidate);
+  CHECK(d.node.term() == term + 1);
+}
+
+TEST_CASE("election messages with a term near the end of its range are ignored") {
+  Driver d(1, 3);
+  d.follow(2, 1);
+  d.hear(leader_heartbeat(core::kMaxTerm, 3));
+  CHECK(d.node.term() == 1);
+  CHECK(d.node.leader() == 2);
+  d.hear(follower_heartbeat(~Term{0}, 3, proto::kNoNode));
+  CHECK(d.node.term() == 1);
+}
+
 TEST_CASE("a node never votes twice in a term, also after a restart from its durable state") {
   Driver d(1, 3);
   d.become_candidate({2});

@@ -327,6 +327,46 @@ TEST_CASE("a node answers overloaded when its pending table is full") {
   CHECK(d.node.pending() == 2);
 }
 
+TEST_CASE("a node answers overloaded when its pending payload bytes would pass their bound") {
+  auto o = options(2, 3);
+  o.max_pending_bytes = 10;
+  Driver d(o);
+  d.from_client("c/1", request("alice", 1, 0, "123456"));
+  CHECK(client_replies(d.last).empty());
+  d.from_client("c/2", request("alice", 2, 0, "123456"));
+  const auto replies = client_replies(d.last);
+  REQUIRE(replies.size() == 1);
+  CHECK(replies[0].status == Status::overloaded);
+  CHECK(d.node.pending() == 1);
+}
+
+TEST_CASE("a relay reply that answers another request is ignored") {
+  Driver d(2, 3);
+  d.follow(3, 1);
+  d.from_client("c", request("alice", 7));
+  const auto relays = relays_sent(d.last);
+  REQUIRE(relays.size() == 1);
+  proto::ClientReply wrong;
+  wrong.client_id = "bob";
+  wrong.request_id = 7;
+  wrong.status = Status::ok;
+  d.from_peer(3, proto::RelayReply{relays[0].second.relay_id, wrong});
+  CHECK(client_replies(d.last).empty());
+  CHECK(d.node.pending() == 1);
+}
+
+TEST_CASE("the exactly-once table keeps no payload; a retry gets the original answer and its own payload") {
+  Driver d(1, 3);
+  d.become_leader(3);
+  d.from_client("c", request("alice", 1, 0, std::string(1000, 'x')));
+  const auto first = client_replies(d.last).at(0);
+  d.from_client("c", request("alice", 1, 0, std::string(1000, 'x')));
+  const auto retry = client_replies(d.last).at(0);
+  CHECK(retry.seq == first.seq);
+  CHECK(retry.term == first.term);
+  CHECK(retry.message == first.message);
+}
+
 TEST_CASE("a client message that is not a request is answered bad_request by the receiver") {
   Driver d(2, 3);
   d.from_client("c", proto::Heartbeat{1, 1, Role::leader, 1});
