@@ -38,12 +38,15 @@ struct ElectionMessage {
   proto::Message message;
 };
 
-// A message from a peer over the peer sockets. `from` is the peer's id as the
-// shell established it from the socket (routing id or connection), not as the
-// message claims.
+// A message from a peer over the peer sockets. `from` is the sending node:
+// for a DEALER the peer it is connected to, for the peer ROUTER the node the
+// message names (peers are not authenticated yet). `route` is the ROUTER's
+// routing id of the connection it came on, empty for a DEALER; the core
+// hands it back in the ReplyToPeer that answers it.
 struct PeerMessage {
   NodeId from = proto::kNoNode;
   proto::Message message;
+  std::string route;
 };
 
 struct ClientMessage {
@@ -95,10 +98,12 @@ struct SendToPeer {
   proto::Message message;
 };
 
-// Answer a peer through this node's peer ROUTER (the peer's DEALER).
+// Answer a peer through this node's peer ROUTER, on the connection (`route`)
+// its message came on.
 struct ReplyToPeer {
   NodeId to = proto::kNoNode;
   proto::Message message;
+  std::string route;
 };
 
 struct ReplyToClient {

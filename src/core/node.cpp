@@ -31,7 +31,7 @@ Actions Node::step(const Event& event) {
         } else if constexpr (std::is_same_v<E, ElectionMessage>) {
           on_election_message(e.message);
         } else if constexpr (std::is_same_v<E, PeerMessage>) {
-          on_peer_message(e.from, e.message);
+          on_peer_message(e.from, e.message, e.route);
         } else if constexpr (std::is_same_v<E, PeerConnection>) {
           on_peer_connection(e);
         } else if constexpr (std::is_same_v<E, Undeliverable>) {
@@ -98,10 +98,10 @@ void Node::on_election_message(const proto::Message& message) {
       message);
 }
 
-void Node::on_peer_message(NodeId from, const proto::Message& message) {
-  if (!is_member(from)) return;
+void Node::on_peer_message(NodeId from, const proto::Message& message, const std::string& route) {
+  if (!is_member(from) || from == options_.self) return;
   if (const auto* relay = std::get_if<proto::Relay>(&message)) {
-    on_relay(from, *relay);
+    on_relay(from, *relay, route);
   } else if (const auto* reply = std::get_if<proto::RelayReply>(&message)) {
     on_relay_reply(from, *reply);
   }

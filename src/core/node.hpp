@@ -86,7 +86,7 @@ class Node {
   // --- node.cpp: dispatch, time, terms, roles ---
   void on_tick(std::uint64_t ticks);
   void on_election_message(const proto::Message& message);
-  void on_peer_message(NodeId from, const proto::Message& message);
+  void on_peer_message(NodeId from, const proto::Message& message, const std::string& route);
   void on_client_message(const ClientAddress& from, const proto::Message& message);
   void on_peer_connection(const PeerConnection& event);
   void adopt_term(Term term, const char* reason);
@@ -123,7 +123,7 @@ class Node {
 
   // --- relay.cpp ---
   void on_client_request(const ClientAddress& from, const proto::ClientRequest& request);
-  void on_relay(NodeId from, const proto::Relay& relay);
+  void on_relay(NodeId from, const proto::Relay& relay, const std::string& route);
   void on_relay_reply(NodeId from, const proto::RelayReply& reply);
   void on_undeliverable(const Undeliverable& event);
   proto::ClientReply execute(const proto::ClientRequest& request);

@@ -94,7 +94,7 @@ void Node::on_undeliverable(const Undeliverable& event) {
 
 // The leader's side of a relay. A relay that reaches a node that is not the
 // leader is refused with a hint, never forwarded a second time.
-void Node::on_relay(NodeId from, const proto::Relay& relay) {
+void Node::on_relay(NodeId from, const proto::Relay& relay, const std::string& route) {
   proto::ClientReply reply;
   if (role_ != Role::leader) {
     reply = refusal(relay.request, Status::not_leader, "not the leader");
@@ -105,7 +105,7 @@ void Node::on_relay(NodeId from, const proto::Relay& relay) {
   }
   reply.received_by = from;
   reply.relayed_by = from;
-  out_.push_back(ReplyToPeer{from, proto::RelayReply{relay.relay_id, std::move(reply)}});
+  out_.push_back(ReplyToPeer{from, proto::RelayReply{relay.relay_id, std::move(reply)}, route});
 }
 
 void Node::on_relay_reply(NodeId from, const proto::RelayReply& message) {

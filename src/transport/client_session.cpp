@@ -36,9 +36,8 @@ zmq::socket_t& ClientSession::socket_for(proto::NodeId node) {
   zmq::socket_t socket(context_, zmq::socket_type::dealer);
   socket.set(zmq::sockopt::linger, 0);
   // No ZMQ_IMMEDIATE: the first request must wait for the connection, not
-  // fail. A request queued for a node that is down is covered by the
-  // attempt's timeout, and the leader's exactly-once table makes a late
-  // delivery harmless.
+  // fail. A request queued for a node that is down is dropped with the
+  // socket when its attempt times out (see send()).
   socket.connect(cluster_.find(node)->client);
   return sockets_.emplace(node, std::move(socket)).first->second;
 }
@@ -82,10 +81,15 @@ RequestOutcome ClientSession::send(const std::string& message, std::optional<pro
     auto reply = await_reply(request.request_id, attempt_end + kGrace, stop);
     if (!reply) {
       outcome.error = "no answer from node " + std::to_string(node) + " in time";
+      // Drop the connection with whatever is still queued on it: a request
+      // waiting for a node that is down must not reach it when it comes back
+      // (a new leader would execute it a second time).
+      sockets_.erase(node);
       continue;
     }
     outcome.answered = true;
     outcome.reply = std::move(*reply);
+    if (outcome.reply.received_by != proto::kNoNode) outcome.sent_to = outcome.reply.received_by;
     outcome.latency_us = static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count());
     if (!is_retryable(outcome.reply.status)) break;

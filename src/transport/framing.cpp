@@ -1,6 +1,5 @@
 #include "transport/framing.hpp"
 
-#include <charconv>
 
 namespace relay::transport {
 
@@ -68,18 +67,6 @@ bool send_single(zmq::socket_t& socket, std::string_view body) {
   } catch (const zmq::error_t&) {
     return false;
   }
-}
-
-std::string peer_route(proto::NodeId id) { return "node-" + std::to_string(id); }
-
-std::optional<proto::NodeId> parse_peer_route(std::string_view route) {
-  constexpr std::string_view prefix = "node-";
-  if (route.substr(0, prefix.size()) != prefix) return std::nullopt;
-  const auto digits = route.substr(prefix.size());
-  proto::NodeId id = 0;
-  const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), id);
-  if (error != std::errc{} || end != digits.data() + digits.size() || id == 0) return std::nullopt;
-  return id;
 }
 
 }  // namespace relay::transport

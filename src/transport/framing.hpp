@@ -2,7 +2,7 @@
 // "Frames and encoding"):
 //   client ROUTER  in: [route][body] (DEALER) or [route][""][body] (REQ)
 //                 out: the same envelope back
-//   peer ROUTER    in: [route = "node-N"][body], out: [route][body]
+//   peer ROUTER    in: [route][body] (route chosen by the ROUTER), out: [route][body]
 //   DEALER, PUB, SUB: [body]
 #pragma once
 
@@ -43,9 +43,5 @@ std::optional<std::string> receive_single(zmq::socket_t& socket, std::string& er
 // the peer is unknown or gone (ROUTER_MANDATORY), or its queue is full.
 bool send_to_route(zmq::socket_t& router, const core::ClientAddress& to, std::string_view body);
 bool send_single(zmq::socket_t& socket, std::string_view body);
-
-// The routing id a node's DEALERs present to its peers' ROUTERs.
-std::string peer_route(proto::NodeId id);
-std::optional<proto::NodeId> parse_peer_route(std::string_view route);
 
 }  // namespace relay::transport

@@ -27,11 +27,21 @@ struct StartupError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// ZMTP heartbeats on every connection: a peer whose host died without a word,
+// or a connection that a long partition silently broke, is closed and
+// reconnected within seconds instead of looking alive forever (TCP alone
+// would notice only when this side sends, or after many minutes).
+constexpr int kZmtpHeartbeatMs = 250;
+constexpr int kZmtpTimeoutMs = 2000;
+
 zmq::socket_t make_socket(zmq::context_t& context, zmq::socket_type type) {
   zmq::socket_t socket(context, type);
   socket.set(zmq::sockopt::linger, 0);  // never keep the process alive for queued messages
   socket.set(zmq::sockopt::sndhwm, kHighWaterMark);
   socket.set(zmq::sockopt::rcvhwm, kHighWaterMark);
+  socket.set(zmq::sockopt::heartbeat_ivl, kZmtpHeartbeatMs);
+  socket.set(zmq::sockopt::heartbeat_timeout, kZmtpTimeoutMs);
+  socket.set(zmq::sockopt::heartbeat_ttl, kZmtpTimeoutMs);
   return socket;
 }
 
@@ -77,6 +87,9 @@ std::variant<std::unique_ptr<NodeLoop>, std::string> NodeLoop::create(const conf
   StateFile state_file(cluster.data_dir / ("node-" + std::to_string(self)));
   auto loaded = state_file.load();
   if (auto* error = std::get_if<std::string>(&loaded)) return *error;
+  // Write it back once now: a data directory that cannot be written is a
+  // start-up error, not a surprise at the first election.
+  if (auto error = state_file.store(std::get<core::DurableState>(loaded))) return *error;
   try {
     std::unique_ptr<NodeLoop> loop(
         new NodeLoop(cluster, self, std::get<core::DurableState>(loaded), seed));
@@ -110,10 +123,10 @@ void NodeLoop::open_sockets(const config::Cluster& cluster) {
 
   peer_router_ = make_socket(context_, zmq::socket_type::router);
   peer_router_.set(zmq::sockopt::router_mandatory, 1);
-  // No ROUTER_HANDOVER: with it, anyone claiming a member's routing id would
-  // take over that member's session and leave its real connection dead. A
-  // restarted peer's old connection closes with its process, which frees
-  // the name.
+  // Peers' DEALERs do not name themselves: the ROUTER gives each connection
+  // its own routing id, and a relay says which node sent it. So a restarted
+  // peer, or a connection left over from before a partition, can never
+  // block a new one by holding its name.
   peer_router_.set(zmq::sockopt::maxmsgsize, kMaxFrameBytes);
   bind(peer_router_, "peer", me.peer);
 
@@ -139,7 +152,6 @@ void NodeLoop::open_sockets(const config::Cluster& cluster) {
     connect(election_sub_, "election", peer.election);
     election_endpoints_[peer.election] = peer.id;
     auto dealer = make_socket(context_, zmq::socket_type::dealer);
-    dealer.set(zmq::sockopt::routing_id, peer_route(self_));
     dealer.set(zmq::sockopt::immediate, 1);  // no queueing for a peer that is not there
     dealer.set(zmq::sockopt::maxmsgsize, kMaxFrameBytes);
     connect(dealer, "peer", peer.peer);
@@ -150,9 +162,15 @@ void NodeLoop::open_sockets(const config::Cluster& cluster) {
 std::string NodeLoop::run(const std::atomic<bool>& stop) {
   spdlog::info("node {} serving (term {}, voted for {})", self_, node_.term(), node_.durable().voted_for);
   while (!stop.load() && fatal_.empty()) {
-    poll_once();
-    advance_time();
-    flush_taps();
+    try {
+      poll_once();
+      advance_time();
+      flush_taps();
+    } catch (const zmq::error_t& error) {
+      // Nothing here should fail; if ZeroMQ does, say so and keep serving.
+      std::uint64_t held = 0;
+      if (send_failure_log_.allow(held)) spdlog::error("node {}: ZeroMQ error: {}", self_, error.what());
+    }
   }
   // Answer every held request before leaving, and give those answers a
   // moment to leave the process (every other socket drops its queue).
@@ -254,19 +272,22 @@ void NodeLoop::read_peer_router() {
   for (int i = 0; i < kBatch; ++i) {
     auto received = receive_from_router(peer_router_);
     if (!received) return;
-    const auto peer = parse_peer_route(received->route);
-    if (!received->error.empty() || !peer || *peer == self_ || !dealers_.contains(*peer)) {
-      note_bad_frame("peer", received->error.empty() ? "message from an unknown peer" : received->error);
-      continue;
-    }
-    auto decoded = proto::decode(received->body);
+    auto decoded = received->error.empty() ? proto::decode(received->body)
+                                           : proto::DecodeResult{proto::DecodeError{received->error}};
     if (auto* bad = std::get_if<proto::DecodeError>(&decoded)) {
       note_bad_frame("peer", bad->reason);
       continue;
     }
     auto& message = std::get<proto::Message>(decoded);
-    tap("in", "peer", *peer, received->body.size(), message);
-    step(core::PeerMessage{*peer, std::move(message)});
+    const auto* relay = std::get_if<proto::Relay>(&message);
+    if (relay == nullptr || !dealers_.contains(relay->from)) {
+      note_bad_frame("peer", relay == nullptr ? "only relays arrive on the peer port"
+                                              : "relay from an unknown node " + std::to_string(relay->from));
+      continue;
+    }
+    const auto from = relay->from;
+    tap("in", "peer", from, received->body.size(), message);
+    step(core::PeerMessage{from, std::move(message), std::move(received->route)});
   }
 }
 
@@ -282,7 +303,7 @@ void NodeLoop::read_dealer(proto::NodeId peer, zmq::socket_t& dealer) {
     }
     auto& message = std::get<proto::Message>(decoded);
     tap("in", "peer", peer, frame->size(), message);
-    step(core::PeerMessage{peer, std::move(message)});
+    step(core::PeerMessage{peer, std::move(message), {}});
   }
 }
 
@@ -322,9 +343,13 @@ void NodeLoop::read_socket_events() {
 
 void NodeLoop::step(const core::Event& event) {
   for (const auto& action : node_.step(event)) {
-    carry_out(action);
-    if (!fatal_.empty()) return;
+    if (fatal_.empty()) {
+      carry_out(action);
+    } else {
+      refuse_after_failure(action);
+    }
   }
+  if (!fatal_.empty()) return;
   // Sends that could not leave are reported back once the batch is done,
   // never from inside it.
   while (!undeliverable_.empty()) {
@@ -360,7 +385,7 @@ void NodeLoop::carry_out(const core::Action& action) {
           tap("out", "peer", a.to, frame.size(), a.message);
         } else if constexpr (std::is_same_v<A, core::ReplyToPeer>) {
           const auto frame = proto::encode(a.message);
-          if (!send_to_route(peer_router_, {peer_route(a.to), false}, frame)) {
+          if (!send_to_route(peer_router_, {a.route, false}, frame)) {
             ++counters_.unroutable;
             spdlog::warn("node {}: reply to node {} unroutable (peer gone)", self_, a.to);
           }
@@ -375,6 +400,22 @@ void NodeLoop::carry_out(const core::Action& action) {
         }
       },
       action);
+}
+
+// Once the node's state could not be stored, nothing that depends on it may
+// leave; but a client that the core has already answered must still hear
+// something, so its answer becomes "unavailable".
+void NodeLoop::refuse_after_failure(const core::Action& action) {
+  const auto* to_client = std::get_if<core::ReplyToClient>(&action);
+  if (to_client == nullptr) return;
+  auto message = to_client->message;
+  if (auto* reply = std::get_if<proto::ClientReply>(&message)) {
+    reply->status = proto::Status::unavailable;
+    reply->message = "the node stopped: " + fatal_;
+    reply->answered_by = proto::kNoNode;
+    reply->seq = 0;
+  }
+  send_client_reply(to_client->to, message);
 }
 
 // Election messages are repeated every heartbeat until they no longer apply;

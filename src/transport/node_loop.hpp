@@ -66,6 +66,7 @@ class NodeLoop {
   void read_socket_events();
   void step(const core::Event& event);
   void carry_out(const core::Action& action);
+  void refuse_after_failure(const core::Action& action);
   void send_client_reply(const core::ClientAddress& to, const proto::Message& reply);
   void log_publication(const proto::Message& message);
   void tap(const char* kind, const char* channel, proto::NodeId peer, std::size_t size,

@@ -54,6 +54,16 @@ bool write_all(int fd, std::string_view text) {
   return true;
 }
 
+std::optional<std::string> sync_directory(const std::filesystem::path& directory) {
+  const int dir = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) return system_error(directory, "cannot open directory");
+  const bool synced = ::fsync(dir) == 0;
+  const auto error = system_error(directory, "cannot sync directory");
+  ::close(dir);
+  if (!synced) return error;
+  return std::nullopt;
+}
+
 }  // namespace
 
 StateFile::StateFile(std::filesystem::path directory)
@@ -89,8 +99,13 @@ std::variant<core::DurableState, std::string> StateFile::load() const {
 
 std::optional<std::string> StateFile::store(const core::DurableState& state) const {
   std::error_code error;
-  std::filesystem::create_directories(directory_, error);
-  if (error) return directory_.string() + ": cannot create: " + error.message();
+  if (!std::filesystem::exists(directory_, error)) {
+    std::filesystem::create_directories(directory_, error);
+    if (error) return directory_.string() + ": cannot create: " + error.message();
+    // The new directory's name lives in its parent: sync that too, or a
+    // power cut could lose the directory along with the vote inside it.
+    if (auto sync_error = sync_directory(directory_.parent_path())) return sync_error;
+  }
   const auto body = body_of(state);
   const auto text = body + "checksum " + std::to_string(checksum(body)) + "\n";
   const auto temporary = path_.string() + ".tmp";
@@ -101,12 +116,7 @@ std::optional<std::string> StateFile::store(const core::DurableState& state) con
   ::close(fd);
   if (!written) return write_error;
   if (::rename(temporary.c_str(), path_.c_str()) != 0) return system_error(path_, "cannot rename");
-  const int dir = ::open(directory_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir < 0) return system_error(directory_, "cannot open directory");
-  const bool synced = ::fsync(dir) == 0;
-  ::close(dir);
-  if (!synced) return system_error(directory_, "cannot sync directory");
-  return std::nullopt;
+  return sync_directory(directory_);
 }
 
 }  // namespace relay::transport

@@ -243,20 +243,31 @@ class PeerPortTest(harness.ClusterTest):
                          "the leader executed a relay from an unknown node")
 
     def test_garbage_without_a_routing_id_is_dropped(self):
+        """Peers connect without routing ids; a relay names its sender. A
+        stranger's garbage and a relay from a node id that is not in the
+        configuration are dropped; a relay that names a member is answered on
+        the stranger's own connection (peers are not authenticated in this
+        version, docs/protocol.md "Security") and never disturbs the cluster."""
         cluster, leader, term = self.running_cluster()
         for node in cluster.ids:
             with cluster.connect(node, "dealer", key="peer") as intruder:
                 self.send_all(intruder, self.garbage(1))
-                intruder.send(proto.encode("relay", 1, 1, 1000, ["intruder", 1, 1000, b"run me"]))
-                self.assertIsNone(intruder.recv(0.3), "a node answered a peer without a name")
+                intruder.send(proto.encode("relay", 99, 1, 1000, ["intruder", 1, 1000, b"run me"]))
+                self.assertIsNone(intruder.recv(0.3), "a node answered a relay from an unknown node")
+                member = next(i for i in cluster.ids if i != node)
+                intruder.send(proto.encode("relay", member, 2, 1000, ["intruder", 2, 1000, b"run me"]))
+                reply = intruder.recv(2.0)
+                self.assertIsNotNone(reply, "a relay naming a member got no answer on its connection")
+                self.assertEqual(reply["type"], "relay_reply")
+                self.assertEqual(reply["relay_id"], 2)
             self.assert_logged_drop(cluster, node)
         self.assert_unchanged_and_serving(cluster, leader, term)
 
     def test_garbage_from_an_impersonated_member_is_dropped(self):
-        """A socket that takes a follower's name ("node-F") on the leader's
-        peer port and sends garbage: the peer ROUTER refuses a second
-        connection under a name in use (no ROUTER_HANDOVER), so the real
-        follower keeps its session; its relays work while the impostor is
+        """A socket that presents a follower's old-style name ("node-F") on
+        the leader's peer port and sends garbage: names carry no meaning on
+        the peer port (the ROUTER tells connections apart, a relay names its
+        sender), so the real follower's relays work while the impostor is
         connected and after it has gone."""
         cluster, leader, term = self.running_cluster()
         follower = next(i for i in cluster.ids if i != leader)

@@ -185,7 +185,7 @@ void Cluster::deliver(Packet& packet) {
   }
   switch (packet.channel) {
     case Channel::election: step(s, core::ElectionMessage{std::move(packet.message)}); break;
-    case Channel::peer: step(s, core::PeerMessage{packet.from, std::move(packet.message)}); break;
+    case Channel::peer: step(s, core::PeerMessage{packet.from, std::move(packet.message), {}}); break;
     case Channel::client:
       step(s, core::ClientMessage{std::move(packet.client), std::move(packet.message)});
       break;

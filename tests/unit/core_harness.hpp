@@ -125,7 +125,7 @@ class Driver {
   const Actions& tick(std::uint64_t ticks = 1) { return step(core::Tick{ticks}); }
   const Actions& hear(proto::Message message) { return step(core::ElectionMessage{std::move(message)}); }
   const Actions& from_peer(NodeId peer, proto::Message message) {
-    return step(core::PeerMessage{peer, std::move(message)});
+    return step(core::PeerMessage{peer, std::move(message), {}});
   }
   const Actions& from_client(std::string route, proto::Message message) {
     return step(core::ClientMessage{core::ClientAddress{std::move(route), false}, std::move(message)});
