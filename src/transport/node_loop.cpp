@@ -10,6 +10,7 @@
 #include "proto/codec.hpp"
 #include "proto/describe.hpp"
 #include "transport/framing.hpp"
+#include "transport/resolve.hpp"
 
 namespace relay::transport {
 
@@ -45,9 +46,11 @@ zmq::socket_t make_socket(zmq::context_t& context, zmq::socket_type type) {
   return socket;
 }
 
+// ZeroMQ takes the host of a bind address for an interface name, so a host
+// name is resolved to its address first ("localhost" is no interface).
 void bind(zmq::socket_t& socket, const char* what, const std::string& endpoint) {
   try {
-    socket.bind(endpoint);
+    socket.bind(resolve_endpoint(endpoint));
   } catch (const zmq::error_t& error) {
     throw StartupError(std::string("cannot bind ") + what + " endpoint " + endpoint + ": " + error.what());
   }
@@ -149,8 +152,9 @@ void NodeLoop::open_sockets(const config::Cluster& cluster) {
   sub_events_.connect(events_endpoint);
   for (const auto& peer : cluster.nodes) {
     if (peer.id == self_) continue;
-    connect(election_sub_, "election", peer.election);
-    election_endpoints_[peer.election] = peer.id;
+    const auto election = resolve_endpoint(peer.election);
+    connect(election_sub_, "election", election);
+    election_endpoints_[election] = peer.id;
     auto dealer = make_socket(context_, zmq::socket_type::dealer);
     dealer.set(zmq::sockopt::immediate, 1);  // no queueing for a peer that is not there
     dealer.set(zmq::sockopt::maxmsgsize, kMaxFrameBytes);
