@@ -147,9 +147,10 @@ proto::ClientReply Node::execute(const proto::ClientRequest& request) {
   reply.seq = ++seq_;
   reply.leader_hint = options_.self;
   reply.message = request.message;
-  auto remembered = reply;
-  remembered.message.clear();
-  answered_.emplace(key, std::move(remembered));
+  // Copied without the payload: clear() alone would keep its buffer.
+  auto payload = std::move(reply.message);
+  answered_.emplace(key, reply);
+  reply.message = std::move(payload);
   answered_order_.push_back(std::move(key));
   if (answered_order_.size() > options_.dedup_capacity) {
     answered_.erase(answered_order_.front());
@@ -165,8 +166,10 @@ void Node::expire_pending() {
     auto current = it++;
     if (current->second.deadline > now_) continue;
     const bool sent = current->second.sent_to != proto::kNoNode;
-    auto reply = refusal(current->second.request, sent ? Status::timeout : Status::unavailable,
-                         sent ? "the leader did not answer in time" : "no leader known in time");
+    const char* reason = sent ? "the leader did not answer in time"
+                         : leader_ != proto::kNoNode ? "the leader could not be reached in time"
+                                                     : "no leader known in time";
+    auto reply = refusal(current->second.request, sent ? Status::timeout : Status::unavailable, reason);
     answer_pending(current->first, std::move(reply));
   }
 }

@@ -1,5 +1,7 @@
 #include "transport/state_file.hpp"
 
+#include "core/node.hpp"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -88,7 +90,7 @@ std::variant<core::DurableState, std::string> StateFile::load() const {
   std::istringstream footer_line(footer == std::string::npos ? "" : text.substr(footer));
   if (!std::getline(lines, header) || header != kHeader || !parse_line(lines, "term", state.term) ||
       !parse_line(lines, "voted_for", state.voted_for) ||
-      !parse_line(footer_line, "checksum", stored_sum) ||
+      state.term >= core::kMaxTerm || !parse_line(footer_line, "checksum", stored_sum) ||
       checksum(std::string_view(text).substr(0, footer)) != stored_sum) {
     return path_.string() +
            ": state file is damaged (refusing to start: a fresh state could vote twice in a term; "
