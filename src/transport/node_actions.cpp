@@ -1,0 +1,160 @@
+// The second half of NodeLoop: carrying out the core's actions, and the
+// traffic tap. The first half (node_loop.cpp) sets up the sockets and turns
+// what arrives into events.
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+#include "proto/codec.hpp"
+#include "proto/describe.hpp"
+#include "transport/framing.hpp"
+#include "transport/node_loop.hpp"
+
+namespace relay::transport {
+
+namespace {
+
+std::uint64_t wall_clock_us() {
+  using namespace std::chrono;
+  return static_cast<std::uint64_t>(
+      duration_cast<microseconds>(system_clock::now().time_since_epoch()).count());
+}
+
+}  // namespace
+
+void NodeLoop::step(const core::Event& event) {
+  for (const auto& action : node_.step(event)) {
+    if (fatal_.empty()) {
+      carry_out(action);
+    } else {
+      refuse_after_failure(action);
+    }
+  }
+  if (!fatal_.empty()) return;
+  // Sends that could not leave are reported back once the batch is done,
+  // never from inside it.
+  while (!undeliverable_.empty()) {
+    auto event_back = std::move(undeliverable_.back());
+    undeliverable_.pop_back();
+    step(event_back);
+  }
+}
+
+void NodeLoop::carry_out(const core::Action& action) {
+  std::visit(
+      [this](const auto& a) {
+        using A = std::decay_t<decltype(a)>;
+        if constexpr (std::is_same_v<A, core::Persist>) {
+          if (auto error = state_file_.store(a.state)) fatal_ = "cannot store term and vote: " + *error;
+        } else if constexpr (std::is_same_v<A, core::Publish>) {
+          const auto frame = proto::encode(a.message);
+          log_publication(a.message);
+          if (!send_single(election_pub_, frame)) ++counters_.send_failures;
+          tap("out", "election", proto::kNoNode, frame.size(), a.message);
+        } else if constexpr (std::is_same_v<A, core::SendToPeer>) {
+          const auto frame = proto::encode(a.message);
+          spdlog::debug("node {} → node {}: {}", self_, a.to, proto::describe(a.message));
+          auto dealer = dealers_.find(a.to);
+          if (dealer == dealers_.end() || !send_single(dealer->second, frame)) {
+            ++counters_.send_failures;
+            undeliverable_.push_back(core::Undeliverable{a.to, a.message});
+            std::uint64_t held = 0;
+            if (send_failure_log_.allow(held)) {
+              spdlog::warn("node {}: cannot reach node {} ({} similar failures not shown)", self_, a.to, held);
+            }
+          }
+          tap("out", "peer", a.to, frame.size(), a.message);
+        } else if constexpr (std::is_same_v<A, core::ReplyToPeer>) {
+          const auto frame = proto::encode(a.message);
+          if (!send_to_route(peer_router_, {a.route, false}, frame)) {
+            ++counters_.unroutable;
+            spdlog::warn("node {}: reply to node {} unroutable (peer gone)", self_, a.to);
+          }
+          tap("out", "peer", a.to, frame.size(), a.message);
+        } else if constexpr (std::is_same_v<A, core::ReplyToClient>) {
+          send_client_reply(a.to, a.message);
+        } else if constexpr (std::is_same_v<A, core::RoleChanged>) {
+          spdlog::info("node {}: {} in term {}, leader {} ({})", self_, proto::to_string(a.role), a.term,
+                       a.leader, a.reason);
+          tap_text("role", std::string(proto::to_string(a.role)) + " term=" + std::to_string(a.term) +
+                               " leader=" + std::to_string(a.leader) + " reason=" + a.reason);
+        }
+      },
+      action);
+}
+
+// Once the node's state could not be stored, nothing that depends on it may
+// leave; but a client that the core has already answered must still hear
+// something, so its answer becomes "unavailable".
+void NodeLoop::refuse_after_failure(const core::Action& action) {
+  const auto* to_client = std::get_if<core::ReplyToClient>(&action);
+  if (to_client == nullptr) return;
+  auto message = to_client->message;
+  if (auto* reply = std::get_if<proto::ClientReply>(&message)) {
+    reply->status = proto::Status::unavailable;
+    reply->message = "the node stopped: " + fatal_;
+    reply->answered_by = proto::kNoNode;
+    reply->seq = 0;
+  }
+  send_client_reply(to_client->to, message);
+}
+
+// Election messages are repeated every heartbeat until they no longer apply;
+// the first publication of each is worth a line at info, the repeats (and
+// heartbeats) only at debug, so a node waiting for a quorum does not flood
+// its log.
+void NodeLoop::log_publication(const proto::Message& message) {
+  auto text = proto::describe(message);
+  auto& last = last_published_[proto::type_of(message)];
+  const bool news = !std::holds_alternative<proto::Heartbeat>(message) && text != last;
+  spdlog::log(news ? spdlog::level::info : spdlog::level::debug, "node {} → all: {}", self_, text);
+  last = std::move(text);
+}
+
+void NodeLoop::send_client_reply(const core::ClientAddress& to, const proto::Message& reply) {
+  const auto frame = proto::encode(reply);
+  if (!send_to_route(client_router_, to, frame)) {
+    ++counters_.unroutable;
+    std::uint64_t held = 0;
+    if (send_failure_log_.allow(held)) {
+      spdlog::warn("node {}: client reply unroutable, client gone ({} similar not shown)", self_, held);
+    }
+  }
+  tap("out", "client", proto::kNoNode, frame.size(), reply);
+}
+
+void NodeLoop::tap(const char* kind, const char* channel, proto::NodeId peer, std::size_t size,
+                   const proto::Message& message) {
+  if (!monitor_listening_) return;  // nobody listens: the tap costs nothing
+  pending_taps_.push_back(proto::Tap{self_, ++tap_seq_, wall_clock_us(), kind, channel, peer,
+                                     static_cast<std::uint32_t>(size), proto::describe(message)});
+}
+
+void NodeLoop::tap_text(const char* kind, std::string text) {
+  if (!monitor_listening_) return;
+  pending_taps_.push_back(proto::Tap{self_, ++tap_seq_, wall_clock_us(), kind, "", proto::kNoNode, 0,
+                                     std::move(text)});
+}
+
+// Taps are sent once per loop iteration, after the iteration's replies and
+// messages: building and queueing them never delays a client's answer, and
+// ZeroMQ's I/O thread wakes once per burst instead of once per tap
+// (measured in docs/monitor.md).
+void NodeLoop::flush_taps() {
+  for (const auto& event : pending_taps_) {
+    if (send_single(monitor_pub_, proto::encode(event))) ++counters_.taps;
+  }
+  pending_taps_.clear();
+}
+
+void NodeLoop::note_bad_frame(const char* channel, const std::string& reason) {
+  ++counters_.bad_frames;
+  std::uint64_t held = 0;
+  if (bad_frame_log_.allow(held)) {
+    spdlog::warn("node {}: dropped bad {} frame: {} ({} more since the last report)", self_, channel,
+                 reason, held);
+  }
+  tap_text("drop", std::string(channel) + ": " + reason);
+}
+
+}  // namespace relay::transport
