@@ -18,6 +18,9 @@ using std::chrono::milliseconds;
 // node's own "timeout"/"unavailable" answer reaches it first.
 constexpr milliseconds kGrace{50};
 constexpr milliseconds kRetryPause{10};
+// How long a node that let an attempt time out is passed over by the random
+// choice (unless every node is).
+constexpr milliseconds kSuspicion{2000};
 
 }  // namespace
 
@@ -42,13 +45,22 @@ zmq::socket_t& ClientSession::socket_for(proto::NodeId node) {
   return sockets_.emplace(node, std::move(socket)).first->second;
 }
 
+// A random node other than `avoid`, preferring nodes that have not just
+// failed to answer: after a node dies, requests stop paying a whole attempt
+// timeout each time the draw falls on it. When every node is suspect, any
+// will do (the suspicion may be stale).
 proto::NodeId ClientSession::pick_node(proto::NodeId avoid) {
-  const auto& nodes = cluster_.nodes;
-  if (nodes.size() == 1) return nodes.front().id;
-  while (true) {
-    const auto id = nodes[random_.between(0, nodes.size())].id;
-    if (id != avoid) return id;
+  std::vector<proto::NodeId> candidates;
+  std::vector<proto::NodeId> fallback;
+  const auto now = Clock::now();
+  for (const auto& node : cluster_.nodes) {
+    if (node.id == avoid && cluster_.nodes.size() > 1) continue;
+    fallback.push_back(node.id);
+    const auto suspect = suspect_until_.find(node.id);
+    if (suspect == suspect_until_.end() || suspect->second <= now) candidates.push_back(node.id);
   }
+  const auto& pool = candidates.empty() ? fallback : candidates;
+  return pool[random_.between(0, pool.size())];
 }
 
 RequestOutcome ClientSession::send(const std::string& message, std::optional<proto::NodeId> pin,
@@ -85,10 +97,12 @@ RequestOutcome ClientSession::send(const std::string& message, std::optional<pro
       // waiting for a node that is down must not reach it when it comes back
       // (a new leader would execute it a second time).
       sockets_.erase(node);
+      suspect_until_[node] = Clock::now() + kSuspicion;
       continue;
     }
     outcome.answered = true;
     outcome.reply = std::move(*reply);
+    suspect_until_.erase(node);
     if (outcome.reply.received_by != proto::kNoNode) outcome.sent_to = outcome.reply.received_by;
     outcome.latency_us = static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count());

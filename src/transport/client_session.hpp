@@ -2,7 +2,8 @@
 // relay-client and the tests. Each request goes to a random node (or a pinned
 // one); when an attempt times out or is answered with a retryable status, the
 // same request (same client_id and request_id) is tried on another random
-// node, a bounded number of times.
+// node, a bounded number of times. A node that let an attempt time out is
+// passed over by the random choice for two seconds.
 #pragma once
 
 #include <atomic>
@@ -63,6 +64,7 @@ class ClientSession {
   core::Random random_;
   zmq::context_t context_{1};
   std::map<proto::NodeId, zmq::socket_t> sockets_;  // one DEALER per node, made on first use
+  std::map<proto::NodeId, std::chrono::steady_clock::time_point> suspect_until_;
   std::uint64_t next_request_id_ = 1;
 };
 
