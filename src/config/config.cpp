@@ -21,18 +21,20 @@
 #include <optional>
 #include <system_error>
 
+#include "config/endpoint.hpp"
+#include "config/text.hpp"
+
 namespace relay::config {
 namespace {
 
 namespace fs = std::filesystem;
+using namespace text;
 
 constexpr std::size_t kMaxNodes = 15;
 constexpr std::uint64_t kMaxNodeId = 1'000'000;
 // A cluster file is a few dozen lines; the cap keeps `--config /dev/zero`
 // from eating memory.
 constexpr std::size_t kMaxFileBytes = 1 << 20;
-// sockaddr_un::sun_path holds 108 bytes including the terminating NUL.
-constexpr std::size_t kMaxIpcPathBytes = 107;
 
 struct MsRange {
   std::uint64_t min;
@@ -43,108 +45,6 @@ constexpr MsRange kElectionRange{2, 600'000};
 constexpr MsRange kRequestRange{1, 3'600'000};
 
 constexpr std::array<std::string_view, 4> kEndpointKeys{"client", "peer", "election", "monitor"};
-
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_alnum(char c) { return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-bool is_control(char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }
-bool all_digits(std::string_view s) { return !s.empty() && std::all_of(s.begin(), s.end(), is_digit); }
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-  return s;
-}
-
-std::vector<std::string_view> split(std::string_view s, char separator) {
-  std::vector<std::string_view> parts;
-  for (std::size_t at = s.find(separator); at != std::string_view::npos; at = s.find(separator)) {
-    parts.push_back(s.substr(0, at));
-    s.remove_prefix(at + 1);
-  }
-  parts.push_back(s);
-  return parts;
-}
-
-// Decimal digits only: a sign, a fraction or a unit is a mistake worth
-// reporting, not something to guess at. Saturates far above every limit here
-// so that a huge number reads as "out of range" rather than wrapping around.
-std::optional<std::uint64_t> parse_digits(std::string_view s) {
-  if (!all_digits(s)) return std::nullopt;
-  std::uint64_t value = 0;
-  for (char c : s) value = std::min<std::uint64_t>(value * 10 + static_cast<std::uint64_t>(c - '0'), 1'000'000'000'000);
-  return value;
-}
-
-// Identities (node ids, ports) also refuse leading zeros, so that
-// [node.1] and [node.01] can never name the same node.
-std::optional<std::uint64_t> parse_identity(std::string_view s, std::uint64_t max) {
-  const auto value = parse_digits(s);
-  if (!value || s.front() == '0' || *value > max) return std::nullopt;
-  return value;
-}
-
-bool valid_ipv4(std::string_view host) {
-  const auto octets = split(host, '.');
-  return octets.size() == 4 && std::all_of(octets.begin(), octets.end(), [](std::string_view octet) {
-           return octet == "0" || (octet.size() <= 3 && parse_identity(octet, 255));
-         });
-}
-
-bool valid_dns_name(std::string_view host) {
-  if (host.size() > 253) return false;
-  const auto labels = split(host, '.');
-  return std::all_of(labels.begin(), labels.end(), [](std::string_view label) {
-    return !label.empty() && label.size() <= 63 && label.front() != '-' && label.back() != '-' &&
-           std::all_of(label.begin(), label.end(), [](char c) { return is_alnum(c) || c == '-'; });
-  });
-}
-
-std::optional<std::string> tcp_problem(std::string_view rest) {
-  if (rest.starts_with('[')) return "IPv6 addresses are not supported; use an IPv4 address or a host name";
-  const std::size_t colon = rest.rfind(':');
-  if (colon == std::string_view::npos) return "missing ':PORT' after the host";
-  const std::string_view host = rest.substr(0, colon);
-  const std::string_view port = rest.substr(colon + 1);
-  if (host.find(':') != std::string_view::npos) {
-    return "IPv6 addresses are not supported; use an IPv4 address or a host name";
-  }
-  if (port == "*") return "a wildcard port '*' cannot be connected to; give a fixed port from 1 to 65535";
-  if (!parse_identity(port, 65535)) return "port '" + std::string(port) + "' is not a number from 1 to 65535";
-  if (host.empty()) return "missing host before ':PORT'";
-  // Every endpoint is both bound by its node and connected to by the others,
-  // and nothing can connect to "*".
-  if (host == "*") return "a wildcard host '*' cannot be connected to; give the address peers and clients use";
-  // Digits and dots only can only be meant as an IPv4 address; never let a
-  // typo like 127.0.0.256 pass as a host name.
-  if (std::all_of(host.begin(), host.end(), [](char c) { return is_digit(c) || c == '.'; })) {
-    if (valid_ipv4(host)) return std::nullopt;
-    return "host '" + std::string(host) + "' is not a valid IPv4 address";
-  }
-  if (valid_dns_name(host)) return std::nullopt;
-  return "host '" + std::string(host) + "' is not an IPv4 address or a host name";
-}
-
-std::optional<std::string> endpoint_problem(std::string_view endpoint) {
-  if (endpoint.starts_with("tcp://")) return tcp_problem(endpoint.substr(6));
-  if (!endpoint.starts_with("ipc://")) return "expected tcp://HOST:PORT or ipc://PATH";
-  const std::string_view path = endpoint.substr(6);
-  if (path.empty()) return "the ipc path is empty";
-  if (path == "*") return "a wildcard ipc path '*' cannot be connected to; give a path";
-  if (path.size() > kMaxIpcPathBytes) return "the ipc path is longer than 107 bytes, the limit of a Unix socket";
-  return std::nullopt;
-}
-
-// Host names are case-insensitive, so TCP://Node-A:1 and tcp://node-a:1 are
-// the same socket; ipc paths are case-sensitive file names.
-std::string endpoint_identity(std::string_view endpoint) {
-  std::string identity(endpoint);
-  if (endpoint.starts_with("tcp://")) {
-    std::transform(identity.begin(), identity.end(), identity.begin(),
-                   [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; });
-  }
-  return identity;
-}
 
 std::string& endpoint_field(NodeConfig& node, std::string_view key) {
   if (key == "client") return node.client;
