@@ -503,17 +503,8 @@ class FaultTest(harness.ClusterTest):
                    "relay-client to be sending")
         self.assertTrue(client.running(), f"relay-client ended early: {client.output()[-2000:]}")
 
-        self.faults.begin(leader, "dead")
-        killed_at = time.monotonic()
-        cluster.kill(leader)
-        survivors = [i for i in cluster.ids if i != leader]
-        new_leader, new_term = cluster.wait_for_leader(survivors, timeout=AGREEMENT_DEADLINE_S)
-        agreed_ms = (time.monotonic() - killed_at) * 1000
-        self.assertNotEqual(new_leader, leader)
-        self.assertGreater(new_term, term)
-        self.wait_ok(stream, 20, f"20 ok answers from the new leader {new_leader}",
-                     answered_by=new_leader, term=new_term)
-        first_ok = self.first_ok_after(stream, killed_at, new_leader)
+        new_leader, new_term, killed_at, agreed_ms, first_ok = self.replace_leader(
+            cluster, stream, leader, term, cluster.kill, "dead", answers=20)
         # relay-client keeps picking the dead node at random (each such attempt
         # costs it a per-attempt timeout), so it is stopped once the new
         # leader has answered it a few times; SIGINT ends it with a summary.
@@ -531,6 +522,24 @@ class FaultTest(harness.ClusterTest):
                f"{dict(outcomes)}; attempts {self.attempt_figures([stream])}")
         self.final_checks(cluster)
 
+    def replace_leader(self, cluster, stream, leader, term, fail, label, answers):
+        """Fails the leader with `fail(leader)` (kill or pause), waits until
+        the survivors agree on a new leader of a later term and `stream` has
+        `answers` ok answers from it. Returns (new leader, new term, when the
+        leader failed, ms until the survivors agreed, time of the first ok
+        from the new leader)."""
+        self.faults.begin(leader, label)
+        failed_at = time.monotonic()
+        fail(leader)
+        survivors = [i for i in cluster.ids if i != leader]
+        new_leader, new_term = cluster.wait_for_leader(survivors, timeout=AGREEMENT_DEADLINE_S)
+        agreed_ms = (time.monotonic() - failed_at) * 1000
+        self.assertNotEqual(new_leader, leader)
+        self.assertGreater(new_term, term)
+        self.wait_ok(stream, answers, f"{answers} ok answers from the new leader {new_leader}",
+                     answered_by=new_leader, term=new_term)
+        return new_leader, new_term, failed_at, agreed_ms, self.first_ok_after(stream, failed_at, new_leader)
+
     # -- 2. SIGSTOP of the leader, then SIGCONT --
 
     def test_frozen_leader_mid_stream(self):
@@ -541,17 +550,8 @@ class FaultTest(harness.ClusterTest):
         stream = self.stream(cluster, timeout_ms=300)
         self.wait_ok(stream, 20, f"20 ok answers from leader {leader}", answered_by=leader)
 
-        self.faults.begin(leader, "frozen")
-        frozen_at = time.monotonic()
-        cluster.pause(leader)
-        survivors = [i for i in cluster.ids if i != leader]
-        new_leader, new_term = cluster.wait_for_leader(survivors, timeout=AGREEMENT_DEADLINE_S)
-        agreed_ms = (time.monotonic() - frozen_at) * 1000
-        self.assertNotEqual(new_leader, leader)
-        self.assertGreater(new_term, term)
-        self.wait_ok(stream, 10, f"10 ok answers from the new leader {new_leader}",
-                     answered_by=new_leader, term=new_term)
-        first_ok = self.first_ok_after(stream, frozen_at, new_leader)
+        new_leader, new_term, frozen_at, agreed_ms, first_ok = self.replace_leader(
+            cluster, stream, leader, term, cluster.pause, "frozen", answers=10)
 
         cluster.resume(leader)
         self.faults.end(leader)
