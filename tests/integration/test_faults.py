@@ -522,6 +522,21 @@ class FaultTest(harness.ClusterTest):
                f"{dict(outcomes)}; attempts {self.attempt_figures([stream])}")
         self.final_checks(cluster)
 
+    def restart_and_rejoin(self, cluster, node, expected, message, on_started=lambda: None):
+        """Starts `node` again and waits until every node agrees on
+        `expected` (leader, term); then, past the restarted node's longest
+        election timeout (2T), checks that nothing changed. Returns the ms
+        it took to rejoin."""
+        started = time.monotonic()
+        cluster.start(node)
+        on_started()
+        agreed = cluster.wait_for_leader(cluster.ids, timeout=AGREEMENT_DEADLINE_S,
+                                         what=f"restarted node {node} to follow node {expected[0]}")
+        joined_ms = (time.monotonic() - started) * 1000
+        self.assertEqual(agreed, expected, message)
+        observe(2 * cluster.election_ms / 1000 + 0.2, self.assert_unchanged(cluster, cluster.ids, expected))
+        return joined_ms
+
     def replace_leader(self, cluster, stream, leader, term, fail, label, answers):
         """Fails the leader with `fail(leader)` (kill or pause), waits until
         the survivors agree on a new leader of a later term and `stream` has
@@ -638,15 +653,8 @@ class FaultTest(harness.ClusterTest):
         # Down for two election timeouts: the leader keeps a majority.
         observe(2 * cluster.election_ms / 1000,
                 self.assert_unchanged(cluster, [leader, other], (leader, term)))
-        started = time.monotonic()
-        cluster.start(follower)
-        agreed = cluster.wait_for_leader(cluster.ids, timeout=AGREEMENT_DEADLINE_S,
-                                         what=f"restarted node {follower} to follow leader {leader}")
-        joined_ms = (time.monotonic() - started) * 1000
-        self.assertEqual(agreed, (leader, term), "a restarted follower changed the leader or the term")
-        # Past the restarted node's longest election timeout (2T).
-        observe(2 * cluster.election_ms / 1000 + 0.2,
-                self.assert_unchanged(cluster, cluster.ids, (leader, term)))
+        joined_ms = self.restart_and_rejoin(cluster, follower, (leader, term),
+                                            "a restarted follower changed the leader or the term")
 
         result = cluster.run_client("--json", "send", "--node", follower, "--count", "20", "through")
         self.assertEqual(result.returncode, 0, result.stdout[-2000:] + result.stderr[-2000:])
@@ -681,15 +689,9 @@ class FaultTest(harness.ClusterTest):
         failover_ms = (time.monotonic() - killed_at) * 1000
         self.assertGreater(new_term, term)
 
-        started = time.monotonic()
-        cluster.start(leader)
-        self.faults.end(leader)
-        agreed = cluster.wait_for_leader(cluster.ids, timeout=AGREEMENT_DEADLINE_S,
-                                         what=f"restarted node {leader} to follow node {new_leader}")
-        joined_ms = (time.monotonic() - started) * 1000
-        self.assertEqual(agreed, (new_leader, new_term), "the restarted leader deposed the new one")
-        observe(2 * cluster.election_ms / 1000 + 0.2,
-                self.assert_unchanged(cluster, cluster.ids, (new_leader, new_term)))
+        joined_ms = self.restart_and_rejoin(cluster, leader, (new_leader, new_term),
+                                            "the restarted leader deposed the new one",
+                                            on_started=lambda: self.faults.end(leader))
         row = cluster.status(leader)
         self.assertIsNotNone(row, f"restarted node {leader} does not answer")
         self.assertEqual(row["elections"], 0, f"the restarted node campaigned: {row}")
