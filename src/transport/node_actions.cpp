@@ -23,6 +23,10 @@ std::uint64_t wall_clock_us() {
 }  // namespace
 
 void NodeLoop::step(const core::Event& event) {
+  // The core learns how much time passed before every event, not only once
+  // per poll: a process frozen in the middle of a batch of requests (SIGSTOP,
+  // a stalled VM) must see the pause before it handles the rest of the batch.
+  if (!std::holds_alternative<core::Tick>(event)) advance_time();
   for (const auto& action : node_.step(event)) {
     if (fatal_.empty()) {
       carry_out(action);
