@@ -14,6 +14,7 @@
 
 #include "proto/codec.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <limits>
@@ -24,6 +25,7 @@
 #include <type_traits>
 #include <utility>
 #include <variant>
+#include <vector>
 
 #include "proto/describe.hpp"
 
@@ -39,9 +41,13 @@ enum class Kind : std::uint8_t {
   status,           // a Status code
   client_id,        // 1..kMaxClientIdBytes bytes
   reply_client_id,  // 0..kMaxClientIdBytes: a reply to an undecodable frame has none
+  op,               // an Op code
+  flag,             // 0 or 1
+  key,              // 0..kMaxKeyBytes
   payload,          // arbitrary bytes, sent as bin
   text,             // any other string
   nested,           // a struct as an array of its fields
+  list,             // a vector: an array of 0..kMaxListItems elements
 };
 
 template <typename M, typename T>
@@ -56,7 +62,9 @@ using Of = std::type_identity<M>;
 
 constexpr auto fields_of(Of<PreVote>) {
   return std::tuple{Field{&PreVote::term, Kind::u64, "term"},
-                    Field{&PreVote::from, Kind::node, "from"}};
+                    Field{&PreVote::from, Kind::node, "from"},
+                    Field{&PreVote::last_log_term, Kind::u64, "last_log_term"},
+                    Field{&PreVote::last_log_index, Kind::u64, "last_log_index"}};
 }
 
 constexpr auto fields_of(Of<PreVoteGrant>) {
@@ -68,7 +76,9 @@ constexpr auto fields_of(Of<PreVoteGrant>) {
 constexpr auto fields_of(Of<Ballot>) {
   return std::tuple{Field{&Ballot::term, Kind::u64, "term"},
                     Field{&Ballot::from, Kind::node, "from"},
-                    Field{&Ballot::ballot, Kind::u64, "ballot"}};
+                    Field{&Ballot::ballot, Kind::u64, "ballot"},
+                    Field{&Ballot::last_log_term, Kind::u64, "last_log_term"},
+                    Field{&Ballot::last_log_index, Kind::u64, "last_log_index"}};
 }
 
 constexpr auto fields_of(Of<Vote>) {
@@ -86,7 +96,12 @@ constexpr auto fields_of(Of<ClientRequest>) {
   return std::tuple{Field{&ClientRequest::client_id, Kind::client_id, "client_id"},
                     Field{&ClientRequest::request_id, Kind::u64, "request_id"},
                     Field{&ClientRequest::timeout_ms, Kind::u32, "timeout_ms"},
-                    Field{&ClientRequest::message, Kind::payload, "message"}};
+                    Field{&ClientRequest::op, Kind::op, "op"},
+                    Field{&ClientRequest::key, Kind::key, "key"},
+                    Field{&ClientRequest::value, Kind::payload, "value"},
+                    Field{&ClientRequest::expected, Kind::payload, "expected"},
+                    Field{&ClientRequest::from, Kind::u64, "from"},
+                    Field{&ClientRequest::count, Kind::u32, "count"}};
 }
 
 constexpr auto fields_of(Of<ClientReply>) {
@@ -98,9 +113,13 @@ constexpr auto fields_of(Of<ClientReply>) {
                     Field{&R::relayed_by, Kind::node, "relayed_by"},
                     Field{&R::answered_by, Kind::node, "answered_by"},
                     Field{&R::term, Kind::u64, "term"},
-                    Field{&R::seq, Kind::u64, "seq"},
+                    Field{&R::index, Kind::u64, "index"},
                     Field{&R::leader_hint, Kind::node, "leader_hint"},
-                    Field{&R::message, Kind::payload, "message"}};
+                    Field{&R::message, Kind::payload, "message"},
+                    Field{&R::found, Kind::flag, "found"},
+                    Field{&R::value, Kind::payload, "value"},
+                    Field{&R::position, Kind::u64, "position"},
+                    Field{&R::values, Kind::list, "values"}};
 }
 
 constexpr auto fields_of(Of<StatusRequest>) {
@@ -122,7 +141,10 @@ constexpr auto fields_of(Of<StatusReply>) {
                     Field{&S::requests, Kind::u64, "requests"},
                     Field{&S::relayed, Kind::u64, "relayed"},
                     Field{&S::executed, Kind::u64, "executed"},
-                    Field{&S::pending, Kind::u64, "pending"}};
+                    Field{&S::pending, Kind::u64, "pending"},
+                    Field{&S::last_index, Kind::u64, "last_index"},
+                    Field{&S::commit_index, Kind::u64, "commit_index"},
+                    Field{&S::applied_index, Kind::u64, "applied_index"}};
 }
 
 constexpr auto fields_of(Of<Relay>) {
@@ -135,6 +157,52 @@ constexpr auto fields_of(Of<Relay>) {
 constexpr auto fields_of(Of<RelayReply>) {
   return std::tuple{Field{&RelayReply::relay_id, Kind::u64, "relay_id"},
                     Field{&RelayReply::reply, Kind::nested, "reply"}};
+}
+
+constexpr auto fields_of(Of<Entry>) {
+  return std::tuple{Field{&Entry::index, Kind::u64, "index"},
+                    Field{&Entry::term, Kind::u64, "term"},
+                    Field{&Entry::op, Kind::op, "op"},
+                    Field{&Entry::client_id, Kind::reply_client_id, "client_id"},
+                    Field{&Entry::request_id, Kind::u64, "request_id"},
+                    Field{&Entry::key, Kind::key, "key"},
+                    Field{&Entry::value, Kind::payload, "value"},
+                    Field{&Entry::expected, Kind::payload, "expected"}};
+}
+
+constexpr auto fields_of(Of<Append>) {
+  return std::tuple{Field{&Append::term, Kind::u64, "term"},
+                    Field{&Append::leader, Kind::node, "leader"},
+                    Field{&Append::prev_index, Kind::u64, "prev_index"},
+                    Field{&Append::prev_term, Kind::u64, "prev_term"},
+                    Field{&Append::commit_index, Kind::u64, "commit_index"},
+                    Field{&Append::round, Kind::u64, "round"},
+                    Field{&Append::entries, Kind::list, "entries"}};
+}
+
+constexpr auto fields_of(Of<AppendReply>) {
+  return std::tuple{Field{&AppendReply::term, Kind::u64, "term"},
+                    Field{&AppendReply::from, Kind::node, "from"},
+                    Field{&AppendReply::ok, Kind::flag, "ok"},
+                    Field{&AppendReply::last_index, Kind::u64, "last_index"},
+                    Field{&AppendReply::round, Kind::u64, "round"}};
+}
+
+constexpr auto fields_of(Of<Snapshot>) {
+  return std::tuple{Field{&Snapshot::term, Kind::u64, "term"},
+                    Field{&Snapshot::leader, Kind::node, "leader"},
+                    Field{&Snapshot::last_index, Kind::u64, "last_index"},
+                    Field{&Snapshot::last_term, Kind::u64, "last_term"},
+                    Field{&Snapshot::offset, Kind::u64, "offset"},
+                    Field{&Snapshot::done, Kind::flag, "done"},
+                    Field{&Snapshot::chunk, Kind::payload, "chunk"}};
+}
+
+constexpr auto fields_of(Of<SnapshotReply>) {
+  return std::tuple{Field{&SnapshotReply::term, Kind::u64, "term"},
+                    Field{&SnapshotReply::from, Kind::node, "from"},
+                    Field{&SnapshotReply::last_index, Kind::u64, "last_index"},
+                    Field{&SnapshotReply::next_offset, Kind::u64, "next_offset"}};
 }
 
 constexpr auto fields_of(Of<Tap>) {
@@ -150,11 +218,13 @@ constexpr std::size_t field_count = std::tuple_size_v<decltype(fields_of(Of<M>{}
 
 // The envelope's two leading elements: version and type.
 constexpr std::size_t kEnvelopeFields = 2;
-// The widest message (status_reply) plus its envelope. Any longer array is
-// rejected by the parser before it allocates room for the elements.
-constexpr std::size_t kMaxArrayElements = kEnvelopeFields + field_count<StatusReply>;
-// The frame array and one nested struct; nothing in version 1 goes deeper.
-constexpr std::size_t kMaxDepth = 2;
+// Any longer array is rejected by the parser before it allocates room for the
+// elements: the widest message with its envelope, or the longest list.
+constexpr std::size_t kMaxArrayElements =
+    std::max(kEnvelopeFields + field_count<StatusReply>, kMaxListItems);
+// The frame, a nested struct or list, and the structs or strings in a list
+// (a relay reply's read values are the deepest).
+constexpr std::size_t kMaxDepth = 3;
 
 // ---- encode ----
 
@@ -171,8 +241,24 @@ template <typename M>
 void pack_fields(Packer& packer, const M& message);
 
 template <typename T>
+struct IsVector : std::false_type {};
+template <typename T>
+struct IsVector<std::vector<T>> : std::true_type {};
+
+// The kind of a list's elements.
+template <typename T>
+constexpr Kind element_kind() {
+  return std::is_same_v<T, std::string> ? Kind::payload : Kind::nested;
+}
+
+template <typename T>
 void pack_value(Packer& packer, Kind kind, const T& value) {
-  if constexpr (std::is_same_v<T, std::string>) {
+  if constexpr (IsVector<T>::value) {
+    packer.pack_array(static_cast<std::uint32_t>(value.size()));
+    for (const auto& element : value) {
+      pack_value(packer, element_kind<typename T::value_type>(), element);
+    }
+  } else if constexpr (std::is_same_v<T, std::string>) {
     const auto size = static_cast<std::uint32_t>(value.size());
     if (kind == Kind::payload) {
       packer.pack_bin(size).pack_bin_body(value.data(), size);
@@ -204,6 +290,8 @@ constexpr std::uint64_t max_value_of(Kind kind) {
     case Kind::node: return kMaxNodeId;
     case Kind::role: return static_cast<std::uint64_t>(Role::leader);
     case Kind::status: return static_cast<std::uint64_t>(Status::unknown);
+    case Kind::op: return static_cast<std::uint64_t>(Op::read);
+    case Kind::flag: return 1;
     default: return std::numeric_limits<std::uint64_t>::max();
   }
 }
@@ -217,6 +305,7 @@ constexpr SizeRange size_range_of(Kind kind) {
   switch (kind) {
     case Kind::client_id: return {1, kMaxClientIdBytes};
     case Kind::reply_client_id: return {0, kMaxClientIdBytes};
+    case Kind::key: return {0, kMaxKeyBytes};
     case Kind::payload: return {0, kMaxMessageBytes};
     default: return {0, kMaxTextBytes};
   }
@@ -254,7 +343,9 @@ class FieldReader {
     index_ = index;
     name_ = name;
     const msgpack::object& item = items_.ptr[first_ + index];
-    if constexpr (std::is_same_v<T, std::string>) {
+    if constexpr (IsVector<T>::value) {
+      return read_list(item, out);
+    } else if constexpr (std::is_same_v<T, std::string>) {
       return read_string(item, kind, out);
     } else if constexpr (std::is_class_v<T>) {
       return read_nested(item, context_ + "." + name, out);
@@ -298,6 +389,25 @@ class FieldReader {
                   " bytes, got " + std::to_string(size));
     }
     out = size == 0 ? std::string() : std::string(data, size);
+    return true;
+  }
+
+  template <typename T>
+  bool read_list(const msgpack::object& item, std::vector<T>& out) {
+    if (item.type != msgpack::type::ARRAY) return fail("must be an array");
+    const auto& elements = item.via.array;
+    if (elements.size > kMaxListItems) {
+      return fail("must have at most " + std::to_string(kMaxListItems) + " elements");
+    }
+    out.resize(elements.size);
+    for (std::size_t i = 0; i < elements.size; ++i) {
+      if constexpr (std::is_same_v<T, std::string>) {
+        if (!read_string(elements.ptr[i], element_kind<T>(), out[i])) return false;
+      } else {
+        const std::string context = context_ + "." + name_ + "[" + std::to_string(i) + "]";
+        if (!read_nested(elements.ptr[i], context, out[i])) return false;
+      }
+    }
     return true;
   }
 

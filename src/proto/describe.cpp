@@ -130,9 +130,16 @@ MessageType type_code(const StatusRequest&) { return MessageType::status_request
 MessageType type_code(const StatusReply&) { return MessageType::status_reply; }
 MessageType type_code(const Relay&) { return MessageType::relay; }
 MessageType type_code(const RelayReply&) { return MessageType::relay_reply; }
+MessageType type_code(const Append&) { return MessageType::append; }
+MessageType type_code(const AppendReply&) { return MessageType::append_reply; }
+MessageType type_code(const Snapshot&) { return MessageType::snapshot; }
+MessageType type_code(const SnapshotReply&) { return MessageType::snapshot_reply; }
 MessageType type_code(const Tap&) { return MessageType::tap; }
 
-void append_fields(Line& line, const PreVote& m) { line.num("term", m.term).num("from", m.from); }
+void append_fields(Line& line, const PreVote& m) {
+  line.num("term", m.term).num("from", m.from);
+  line.num("last_log_term", m.last_log_term).num("last_log_index", m.last_log_index);
+}
 
 void append_fields(Line& line, const PreVoteGrant& m) {
   line.num("term", m.term).num("from", m.from).num("to", m.to);
@@ -140,6 +147,7 @@ void append_fields(Line& line, const PreVoteGrant& m) {
 
 void append_fields(Line& line, const Ballot& m) {
   line.num("term", m.term).num("from", m.from).hex("ballot", m.ballot);
+  line.num("last_log_term", m.last_log_term).num("last_log_index", m.last_log_index);
 }
 
 void append_fields(Line& line, const Vote& m) {
@@ -153,14 +161,31 @@ void append_fields(Line& line, const Heartbeat& m) {
 
 void append_fields(Line& line, const ClientRequest& m) {
   line.word("client", m.client_id).num("req", m.request_id).num("timeout_ms", m.timeout_ms);
-  line.quoted("msg", m.message, kShownPayloadChars);
+  line.name("op", to_string(m.op));
+  switch (m.op) {
+    case Op::put: line.quoted("key", m.key, kShownPayloadChars).quoted("value", m.value, kShownPayloadChars); break;
+    case Op::get:
+    case Op::del: line.quoted("key", m.key, kShownPayloadChars); break;
+    case Op::cas:
+      line.quoted("key", m.key, kShownPayloadChars).quoted("expected", m.expected, kShownPayloadChars);
+      line.quoted("value", m.value, kShownPayloadChars);
+      break;
+    case Op::append: line.quoted("msg", m.value, kShownPayloadChars); break;
+    case Op::read: line.num("from", m.from).num("count", m.count); break;
+    case Op::noop: break;
+  }
 }
 
 void append_fields(Line& line, const ClientReply& m) {
   line.word("client", m.client_id).num("req", m.request_id).name("status", to_string(m.status));
   line.num("received_by", m.received_by).num("relayed_by", m.relayed_by);
-  line.num("answered_by", m.answered_by).num("term", m.term).num("seq", m.seq);
-  line.num("leader_hint", m.leader_hint).quoted("msg", m.message, kShownPayloadChars);
+  line.num("answered_by", m.answered_by).num("term", m.term).num("index", m.index);
+  line.num("leader_hint", m.leader_hint);
+  if (!m.message.empty()) line.quoted("msg", m.message, kShownPayloadChars);
+  if (m.status == Status::ok) {
+    line.num("found", m.found ? 1 : 0).quoted("value", m.value, kShownPayloadChars);
+    line.num("position", m.position).num("values", m.values.size());
+  }
 }
 
 void append_fields(Line& line, const StatusRequest& m) { line.num("req", m.request_id); }
@@ -171,7 +196,8 @@ void append_fields(Line& line, const StatusReply& m) {
   line.num("elections", m.elections).num("leader_changes", m.leader_changes);
   line.num("leaderless_ms", m.leaderless_ms).num("heartbeat_age_ms", m.heartbeat_age_ms);
   line.num("requests", m.requests).num("relayed", m.relayed).num("executed", m.executed);
-  line.num("pending", m.pending);
+  line.num("pending", m.pending).num("last_index", m.last_index);
+  line.num("commit_index", m.commit_index).num("applied_index", m.applied_index);
 }
 
 // A relay shows the request it carries inline, so one line tells the whole path.
@@ -183,6 +209,30 @@ void append_fields(Line& line, const Relay& m) {
 void append_fields(Line& line, const RelayReply& m) {
   line.num("relay_id", m.relay_id);
   append_fields(line, m.reply);
+}
+
+// Entries are summed up, not listed: an append may carry thousands.
+void append_fields(Line& line, const Append& m) {
+  line.num("term", m.term).num("leader", m.leader).num("prev_index", m.prev_index);
+  line.num("prev_term", m.prev_term).num("commit", m.commit_index).num("round", m.round);
+  line.num("entries", m.entries.size());
+  if (!m.entries.empty()) line.num("first", m.entries.front().index).num("last", m.entries.back().index);
+}
+
+void append_fields(Line& line, const AppendReply& m) {
+  line.num("term", m.term).num("from", m.from).num("ok", m.ok ? 1 : 0);
+  line.num("last_index", m.last_index).num("round", m.round);
+}
+
+void append_fields(Line& line, const Snapshot& m) {
+  line.num("term", m.term).num("leader", m.leader).num("last_index", m.last_index);
+  line.num("last_term", m.last_term).num("offset", m.offset).num("done", m.done ? 1 : 0);
+  line.num("bytes", m.chunk.size());
+}
+
+void append_fields(Line& line, const SnapshotReply& m) {
+  line.num("term", m.term).num("from", m.from).num("last_index", m.last_index);
+  line.num("next_offset", m.next_offset);
 }
 
 void append_fields(Line& line, const Tap& m) {

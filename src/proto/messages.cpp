@@ -41,9 +41,26 @@ const char* to_string(MessageType type) {
     case MessageType::status_reply: return "status_reply";
     case MessageType::relay: return "relay";
     case MessageType::relay_reply: return "relay_reply";
+    case MessageType::append: return "append";
+    case MessageType::append_reply: return "append_reply";
+    case MessageType::snapshot: return "snapshot";
+    case MessageType::snapshot_reply: return "snapshot_reply";
     case MessageType::tap: return "tap";
   }
   return "invalid_type";
+}
+
+const char* to_string(Op op) {
+  switch (op) {
+    case Op::noop: return "noop";
+    case Op::append: return "append";
+    case Op::put: return "put";
+    case Op::get: return "get";
+    case Op::del: return "del";
+    case Op::cas: return "cas";
+    case Op::read: return "read";
+  }
+  return "invalid_op";
 }
 
 }  // namespace relay::proto

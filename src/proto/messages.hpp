@@ -18,7 +18,7 @@ using Term = std::uint64_t;
 
 inline constexpr NodeId kNoNode = 0;
 inline constexpr NodeId kMaxNodeId = 1'000'000;
-inline constexpr std::uint32_t kProtocolVersion = 1;
+inline constexpr std::uint32_t kProtocolVersion = 2;
 
 // Every frame is a msgpack array [version, type, fields...]. The numbers are
 // part of the wire contract and never change meaning.
@@ -34,7 +34,23 @@ enum class MessageType : std::uint8_t {
   status_reply = 13,
   relay = 20,
   relay_reply = 21,
+  append = 22,
+  append_reply = 23,
+  snapshot = 24,
+  snapshot_reply = 25,
   tap = 30,
+};
+
+// What a client request asks of the replicated state machine. Writes (noop,
+// append, put, del, cas) go through the log; reads (get, read) do not.
+enum class Op : std::uint8_t {
+  noop = 0,    // written by a new leader at the start of its term; never sent by clients
+  append = 1,  // add `value` to the ordered stream; the result is its stream index
+  put = 2,     // set `key` to `value`
+  get = 3,     // read `key`
+  del = 4,     // remove `key`
+  cas = 5,     // set `key` to `value` if it currently holds `expected`
+  read = 6,    // up to `count` stream messages from index `from`
 };
 
 enum class Role : std::uint8_t { follower = 0, pre_candidate = 1, candidate = 2, leader = 3 };
@@ -59,6 +75,8 @@ enum class Status : std::uint8_t {
 struct PreVote {
   Term term = 0;  // the term the sender would start
   NodeId from = kNoNode;
+  Term last_log_term = 0;  // the sender's log: a grant needs one at least as fresh
+  std::uint64_t last_log_index = 0;
 };
 
 // "Yes, I have not heard a leader for an election timeout either."
@@ -74,7 +92,9 @@ struct PreVoteGrant {
 struct Ballot {
   Term term = 0;
   NodeId from = kNoNode;
-  std::uint64_t ballot = 0;  // drawn uniformly at random; higher wins, ties by lower id
+  std::uint64_t ballot = 0;  // drawn uniformly at random
+  Term last_log_term = 0;    // the fresher log wins; among equally fresh logs
+  std::uint64_t last_log_index = 0;  // the higher ballot, then the lower id
 };
 
 // The sender's one vote in `term`. Re-published while the term is undecided.
@@ -100,7 +120,12 @@ struct ClientRequest {
   std::string client_id;  // chosen by the client, unique per client process (1..64 bytes)
   std::uint64_t request_id = 0;  // unique within client_id; a retry reuses it
   std::uint32_t timeout_ms = 0;  // how long the client will wait; 0 = node default
-  std::string message;           // the payload; the leader echoes it back
+  Op op = Op::append;
+  std::string key;       // put, get, del, cas (1..kMaxKeyBytes)
+  std::string value;     // put and cas: the new value; append: the message
+  std::string expected;  // cas: the value the key must hold now
+  std::uint64_t from = 0;    // read: the first stream index wanted (the stream starts at 1)
+  std::uint32_t count = 0;   // read: at most this many messages; 0 = the node's default
 };
 
 struct ClientReply {
@@ -111,9 +136,14 @@ struct ClientReply {
   NodeId relayed_by = kNoNode;   // the follower that relayed it, 0 if not relayed
   NodeId answered_by = kNoNode;  // the leader that executed it, 0 if none
   Term term = 0;                 // the answering leader's term (or the receiver's)
-  std::uint64_t seq = 0;         // leader-assigned, strictly increasing within a term
+  std::uint64_t index = 0;       // log index the write was applied at; for a read, the read index
   NodeId leader_hint = kNoNode;  // the leader the receiver believes in, 0 if unknown
-  std::string message;           // the echoed payload when ok, a reason otherwise
+  std::string message;           // why, when not ok; empty when ok
+  // The result, when ok:
+  bool found = false;            // get: the key exists; del: it existed; cas: it was swapped
+  std::string value;             // get: the value; cas: the value the key holds after it
+  std::uint64_t position = 0;    // append: the message's stream index; read: of values[0]
+  std::vector<std::string> values;  // read: the messages, in stream order
 };
 
 struct StatusRequest {
@@ -136,6 +166,9 @@ struct StatusReply {
   std::uint64_t relayed = 0;          // of those, relayed to the leader
   std::uint64_t executed = 0;         // requests this node executed as leader
   std::uint64_t pending = 0;          // requests waiting at this node now
+  std::uint64_t last_index = 0;       // the last entry of this node's log
+  std::uint64_t commit_index = 0;     // the highest entry it knows committed
+  std::uint64_t applied_index = 0;    // the highest entry it applied
 };
 
 // ---- peer channel (follower DEALER -> leader ROUTER) ----
@@ -151,6 +184,62 @@ struct Relay {
 struct RelayReply {
   std::uint64_t relay_id = 0;
   ClientReply reply;
+};
+
+// One entry of the replicated log: a write command with the client request it
+// came from (empty client_id and request_id 0 for a noop).
+struct Entry {
+  std::uint64_t index = 0;
+  Term term = 0;
+  Op op = Op::noop;
+  std::string client_id;
+  std::uint64_t request_id = 0;
+  std::string key;
+  std::string value;
+  std::string expected;
+};
+
+// Leader -> follower, through the follower's connection to the leader's peer
+// ROUTER. Entries follow prev_index; with none it is a heartbeat that also
+// confirms leadership for reads (`round`).
+struct Append {
+  Term term = 0;
+  NodeId leader = kNoNode;
+  std::uint64_t prev_index = 0;
+  Term prev_term = 0;
+  std::uint64_t commit_index = 0;
+  std::uint64_t round = 0;  // the leader's read round; echoed in the reply
+  std::vector<Entry> entries;
+};
+
+// Follower -> leader. `ok`: the follower holds everything up to `last_index`
+// (match). Not ok: its log does not hold prev_index with prev_term; the
+// leader should go back to `last_index` + 1. Also sent unasked, as a hello, so
+// that the leader learns the route to the follower.
+struct AppendReply {
+  Term term = 0;
+  NodeId from = kNoNode;
+  bool ok = false;
+  std::uint64_t last_index = 0;
+  std::uint64_t round = 0;
+};
+
+// Leader -> follower: a chunk of the state machine snapshot at last_index.
+struct Snapshot {
+  Term term = 0;
+  NodeId leader = kNoNode;
+  std::uint64_t last_index = 0;
+  Term last_term = 0;
+  std::uint64_t offset = 0;
+  bool done = false;
+  std::string chunk;
+};
+
+struct SnapshotReply {
+  Term term = 0;
+  NodeId from = kNoNode;
+  std::uint64_t last_index = 0;   // the snapshot being sent
+  std::uint64_t next_offset = 0;  // the bytes received so far
 };
 
 // ---- monitor channel (node PUB -> monitor SUB) ----
@@ -170,10 +259,15 @@ struct Tap {
 };
 
 using Message = std::variant<PreVote, PreVoteGrant, Ballot, Vote, Heartbeat, ClientRequest,
-                             ClientReply, StatusRequest, StatusReply, Relay, RelayReply, Tap>;
+                             ClientReply, StatusRequest, StatusReply, Relay, RelayReply, Append,
+                             AppendReply, Snapshot, SnapshotReply, Tap>;
 
 const char* to_string(Role role);
 const char* to_string(Status status);
 const char* to_string(MessageType type);
+const char* to_string(Op op);
+
+// Reads leave the log alone; every other op is a write.
+inline bool is_read(Op op) { return op == Op::get || op == Op::read; }
 
 }  // namespace relay::proto
