@@ -1,5 +1,5 @@
-// How relay-client shows what happened: readable lines, or one JSON object
-// per line with --json.
+// How relay-client shows what happened: short readable lines, or one JSON
+// object per request with --json (fields named as in docs/protocol.md).
 #pragma once
 
 #include <cstdint>
@@ -12,6 +12,7 @@
 
 namespace relay::client {
 
+// The totals of a `send` run (its last line).
 struct Summary {
   std::uint64_t sent = 0;
   std::uint64_t ok = 0;
@@ -21,8 +22,19 @@ struct Summary {
   bool interrupted = false;                 // Ctrl-C ended the run early
 };
 
+// True when the request was answered `ok` (a get of a missing key included).
+bool succeeded(const transport::RequestOutcome& outcome);
+
+// One line for one request of put, get, del, cas or send (an append).
 void print_outcome(const transport::RequestOutcome& outcome, bool json);
 void print_summary(Summary summary, bool json);
+
+// A read: with --json one object per request (page); otherwise one line per
+// message, "POSITION VALUE", and nothing else (see print_read_end).
+void print_read_page(const transport::RequestOutcome& outcome, bool json);
+// The last line of a read, when not --json: how many messages came, or why not.
+void print_read_end(const transport::RequestOutcome& last, std::uint64_t from, std::uint64_t messages);
+
 void print_status(proto::NodeId id, const std::optional<proto::StatusReply>& status, bool json);
 
 }  // namespace relay::client

@@ -63,19 +63,27 @@ proto::NodeId ClientSession::pick_node(proto::NodeId avoid) {
   return pool[random_.between(0, pool.size())];
 }
 
-RequestOutcome ClientSession::send(const std::string& message, std::optional<proto::NodeId> pin,
+RequestOutcome ClientSession::append(const std::string& message, std::optional<proto::NodeId> pin,
+                                     const std::atomic<bool>& stop) {
+  proto::ClientRequest request;
+  request.op = proto::Op::append;
+  request.value = message;
+  return send(std::move(request), pin, stop);
+}
+
+RequestOutcome ClientSession::send(proto::ClientRequest request, std::optional<proto::NodeId> pin,
                                    const std::atomic<bool>& stop) {
   RequestOutcome outcome;
-  proto::ClientRequest request;
   request.client_id = options_.client_id;
   request.request_id = next_request_id_++;
-  request.message = message;
   outcome.request_id = request.request_id;
   const auto started = Clock::now();
   const auto deadline = started + milliseconds(options_.timeout_ms);
   const auto per_attempt = std::max(milliseconds(options_.timeout_ms / options_.attempts), milliseconds(20));
 
   proto::NodeId previous = proto::kNoNode;
+  proto::NodeId answered_node = proto::kNoNode;
+  std::string last_error;  // of the last attempt, when it got no answer
   for (std::uint32_t attempt = 1; attempt <= options_.attempts && !stop.load(); ++attempt) {
     const auto node = pin ? *pin : pick_node(previous);
     previous = node;
@@ -85,14 +93,15 @@ RequestOutcome ClientSession::send(const std::string& message, std::optional<pro
     const auto attempt_end = std::min(deadline, Clock::now() + per_attempt);
     request.timeout_ms = static_cast<std::uint32_t>(
         std::max<std::int64_t>(1, std::chrono::duration_cast<milliseconds>(attempt_end - Clock::now()).count()));
+    last_error.clear();
     if (!send_single(socket_for(node), proto::encode(request))) {
-      outcome.error = "node " + std::to_string(node) + " is not reachable";
+      last_error = "node " + std::to_string(node) + " is not reachable";
       std::this_thread::sleep_for(kRetryPause);
       continue;
     }
     auto reply = await_reply(request.request_id, attempt_end + kGrace, stop);
     if (!reply) {
-      outcome.error = "no answer from node " + std::to_string(node) + " in time";
+      last_error = "no answer from node " + std::to_string(node) + " in time";
       // Drop the connection with whatever is still queued on it: a request
       // waiting for a node that is down must not reach it when it comes back
       // (a new leader would execute it a second time).
@@ -103,20 +112,35 @@ RequestOutcome ClientSession::send(const std::string& message, std::optional<pro
     outcome.answered = true;
     outcome.reply = std::move(*reply);
     suspect_until_.erase(node);
-    if (outcome.reply.received_by != proto::kNoNode) outcome.sent_to = outcome.reply.received_by;
-    outcome.latency_us = static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count());
+    answered_node = node;
     if (!is_retryable(outcome.reply.status)) break;
-    outcome.error = std::string(proto::to_string(outcome.reply.status)) + ": " + outcome.reply.message;
     if (Clock::now() + kRetryPause >= deadline) break;
     std::this_thread::sleep_for(kRetryPause);
   }
-  if (outcome.answered && outcome.reply.status == proto::Status::ok) outcome.error.clear();
-  if (outcome.latency_us == 0) {
-    outcome.latency_us = static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count());
-  }
+  finish(outcome, answered_node, last_error, started);
+  outcome.request = std::move(request);
   return outcome;
+}
+
+// Fills in what the outcome says about the request as a whole: the node of the
+// answered attempt, the time taken, and why it failed, in words. A node's
+// answer says more than a later attempt's silence, so it comes first.
+void ClientSession::finish(RequestOutcome& outcome, proto::NodeId answered_node, const std::string& last_error,
+                           Clock::time_point started) {
+  outcome.latency_us = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count());
+  if (!outcome.answered) {
+    outcome.error = last_error.empty() ? "interrupted" : last_error;
+    return;
+  }
+  const auto& reply = outcome.reply;
+  outcome.sent_to = reply.received_by != proto::kNoNode ? reply.received_by : answered_node;
+  if (reply.status == proto::Status::ok) {
+    outcome.error.clear();
+    return;
+  }
+  outcome.error = std::string(proto::to_string(reply.status)) + (reply.message.empty() ? "" : ": " + reply.message);
+  if (!last_error.empty()) outcome.error += "; then " + last_error;
 }
 
 // Waits for the reply to `request_id` on any node's socket: a late answer to

@@ -31,12 +31,13 @@ struct ClientOptions {
 
 struct RequestOutcome {
   std::uint64_t request_id = 0;
+  proto::ClientRequest request;      // as sent (client_id, request_id and timeout_ms filled in)
   std::vector<proto::NodeId> tried;  // the node of each attempt, in order
   bool answered = false;       // a reply came (of any status)
   proto::ClientReply reply;    // valid when answered
-  proto::NodeId sent_to = 0;   // the node of the attempt that was answered (or the last)
+  proto::NodeId sent_to = 0;   // the node of the attempt that was answered (or of the last one)
   std::uint32_t attempts = 0;
-  std::uint64_t latency_us = 0;  // first send to final reply
+  std::uint64_t latency_us = 0;  // first send until the outcome was settled
   std::string error;           // why there is no ok reply, in words
 };
 
@@ -44,16 +45,23 @@ class ClientSession {
  public:
   ClientSession(const config::Cluster& cluster, ClientOptions options);
 
-  // Sends one request; blocks until it is answered or given up. `stop`
-  // cuts the wait short (Ctrl-C).
-  RequestOutcome send(const std::string& message, std::optional<proto::NodeId> pin,
+  // Sends one request (its op and operands; the session fills in client_id,
+  // request_id and timeout_ms); blocks until it is answered or given up.
+  // `stop` cuts the wait short (Ctrl-C).
+  RequestOutcome send(proto::ClientRequest request, std::optional<proto::NodeId> pin,
                       const std::atomic<bool>& stop);
+
+  // Appends `message` to the ordered stream: send() with op append.
+  RequestOutcome append(const std::string& message, std::optional<proto::NodeId> pin,
+                        const std::atomic<bool>& stop);
 
   // Asks one node for its status; nothing if it does not answer in time.
   std::optional<proto::StatusReply> status(proto::NodeId node, std::chrono::milliseconds timeout);
 
  private:
   zmq::socket_t& socket_for(proto::NodeId node);
+  static void finish(RequestOutcome& outcome, proto::NodeId answered_node, const std::string& last_error,
+                     std::chrono::steady_clock::time_point started);
   proto::NodeId pick_node(proto::NodeId avoid);
   std::optional<proto::ClientReply> await_reply(std::uint64_t request_id,
                                                 std::chrono::steady_clock::time_point deadline,
