@@ -43,6 +43,8 @@ struct MsRange {
 constexpr MsRange kHeartbeatRange{1, 60'000};
 constexpr MsRange kElectionRange{2, 600'000};
 constexpr MsRange kRequestRange{1, 3'600'000};
+constexpr std::uint64_t kMinSnapshotBytes = 4096;
+constexpr std::uint64_t kMaxSnapshotBytes = 1ull << 40;
 
 constexpr std::array<std::string_view, 4> kEndpointKeys{"client", "peer", "election", "monitor"};
 
@@ -292,10 +294,28 @@ void Parser::set_cluster_key(std::string_view key, std::string_view value) {
       fail_key(line_, key, "empty value; give a directory (a relative one is resolved against this file's directory)");
     }
     data_dir_ = value;
+  } else if (key == "fsync") {
+    if (value == "always") {
+      cluster_.fsync = Fsync::always;
+    } else if (value == "batch") {
+      cluster_.fsync = Fsync::batch;
+    } else if (value == "never") {
+      cluster_.fsync = Fsync::never;
+    } else {
+      fail_key(line_, key, "'" + std::string(value) + "' is not one of always, batch, never");
+    }
+  } else if (key == "snapshot_bytes") {
+    const auto bytes = parse_digits(value);
+    if (!bytes || *bytes < kMinSnapshotBytes || *bytes > kMaxSnapshotBytes) {
+      fail_key(line_, key, "'" + std::string(value) + "' is not a whole number of bytes from " +
+                               std::to_string(kMinSnapshotBytes) + " to " + std::to_string(kMaxSnapshotBytes));
+    } else {
+      cluster_.snapshot_bytes = *bytes;
+    }
   } else {
     fail_key(line_, key,
              "unknown key in [cluster]; expected heartbeat_interval_ms, election_timeout_ms, "
-             "request_timeout_ms or data_dir");
+             "request_timeout_ms, data_dir, fsync or snapshot_bytes");
   }
 }
 

@@ -19,11 +19,16 @@ struct NodeConfig {
   std::string monitor;   // PUB: traffic tap
 };
 
+// When a node syncs its log to disk (docs/configuration.md, "fsync").
+enum class Fsync { always, batch, never };
+
 struct Cluster {
   std::uint32_t heartbeat_interval_ms = 50;
   std::uint32_t election_timeout_ms = 300;
   std::uint32_t request_timeout_ms = 2000;
   std::filesystem::path data_dir;  // absolute, or relative to the working directory
+  Fsync fsync = Fsync::batch;
+  std::uint64_t snapshot_bytes = 64ull << 20;  // log held before a snapshot replaces it
   std::vector<NodeConfig> nodes;   // sorted by id, at least one
   std::filesystem::path source;    // the file it was read from
 

@@ -11,10 +11,15 @@ using proto::Role;
 
 namespace {
 
-// Ballots are ordered by value, then by the lower node id, so that two equal
-// draws still give every voter the same favourite.
-bool better_ballot(std::uint64_t ballot_a, NodeId id_a, std::uint64_t ballot_b, NodeId id_b) {
-  return ballot_a != ballot_b ? ballot_a > ballot_b : id_a < id_b;
+// Rule "fresher log first": ballots are ordered by the freshness of the
+// candidate's log (last term, then last index), then by the random value,
+// then by the lower node id, so that equal draws still give every voter the
+// same favourite.
+template <typename B>
+bool better_ballot(const B& a, NodeId id_a, const B& b, NodeId id_b) {
+  if (a.last_log_term != b.last_log_term) return a.last_log_term > b.last_log_term;
+  if (a.last_log_index != b.last_log_index) return a.last_log_index > b.last_log_index;
+  return a.ballot != b.ballot ? a.ballot > b.ballot : id_a < id_b;
 }
 
 }  // namespace
@@ -23,6 +28,8 @@ void Node::on_election_tick() {
   if (now_ >= next_heartbeat_at_) {
     publish_own_state();
     next_heartbeat_at_ = now_ + options_.heartbeat_ticks;
+    if (role_ == Role::leader) heartbeat_followers();
+    say_hello();
     dispatch_pending();  // held requests whose relay could not leave go again
   }
   switch (role_) {
@@ -63,9 +70,12 @@ std::uint64_t Node::next_timer() const {
 // message that was lost, is covered by the next round.
 void Node::publish_own_state() {
   publish(proto::Heartbeat{durable_.term, options_.self, role_, leader_});
-  if (role_ == Role::pre_candidate) publish(proto::PreVote{pre_vote_term_, options_.self});
+  if (role_ == Role::pre_candidate) {
+    publish(proto::PreVote{pre_vote_term_, options_.self, log_.last_term(), log_.last_index()});
+  }
   if (role_ == Role::candidate) {
-    publish(proto::Ballot{durable_.term, options_.self, my_ballot_});
+    const auto& mine = ballots_[options_.self];
+    publish(proto::Ballot{durable_.term, options_.self, my_ballot_, mine.last_log_term, mine.last_log_index});
     if (durable_.voted_for != proto::kNoNode) {
       publish(proto::Vote{durable_.term, options_.self, durable_.voted_for});
     }
@@ -81,13 +91,17 @@ void Node::start_pre_vote() {
   pre_vote_grants_ = {options_.self};
   reset_election_timer();
   change_role(Role::pre_candidate, "leader silent");
-  publish(proto::PreVote{pre_vote_term_, options_.self});
+  publish(proto::PreVote{pre_vote_term_, options_.self, log_.last_term(), log_.last_index()});
   if (pre_vote_grants_.size() >= majority()) start_election();
 }
 
 void Node::on_pre_vote(const proto::PreVote& message) {
   if (message.from == options_.self || !is_member(message.from)) return;
-  if (message.term > durable_.term && !leader_is_alive()) {
+  // A node whose log lacks entries this one holds could not win a ballot
+  // against it, so it is not encouraged to try.
+  if (message.term > durable_.term && !leader_is_alive() &&
+      !(log_.last_term() != message.last_log_term ? log_.last_term() > message.last_log_term
+                                                  : log_.last_index() > message.last_log_index)) {
     publish(proto::PreVoteGrant{message.term, options_.self, message.from});
   }
 }
@@ -120,12 +134,12 @@ void Node::join_election(Term term) {
   ballots_.clear();
   votes_for_me_.clear();
   my_ballot_ = random_.next();
-  ballots_[options_.self] = my_ballot_;
+  ballots_[options_.self] = BallotOf{my_ballot_, log_.last_term(), log_.last_index()};
   term_started_at_ = now_;
   ++elections_;
   reset_election_timer();
   change_role(Role::candidate, "election");
-  publish(proto::Ballot{durable_.term, options_.self, my_ballot_});
+  publish(proto::Ballot{durable_.term, options_.self, my_ballot_, log_.last_term(), log_.last_index()});
   if (durable_.voted_for != proto::kNoNode) {
     publish(proto::Vote{durable_.term, options_.self, durable_.voted_for});
   }
@@ -139,6 +153,7 @@ void Node::cast_vote() {
   auto best = ballots_.begin();
   for (auto it = ballots_.begin(); it != ballots_.end(); ++it) {
     if (better_ballot(it->second, it->first, best->second, best->first)) best = it;
+
   }
   persist({durable_.term, best->first});
   publish(proto::Vote{durable_.term, options_.self, best->first});
@@ -154,7 +169,7 @@ void Node::on_ballot(const proto::Ballot& message) {
   if (message.term > durable_.term && role_ != Role::leader && leader_is_alive()) return;
   join_election(message.term);
   if (role_ != Role::candidate || message.term != durable_.term) return;
-  ballots_[message.from] = message.ballot;
+  ballots_[message.from] = BallotOf{message.ballot, message.last_log_term, message.last_log_index};
   maybe_vote();
 }
 
@@ -224,6 +239,7 @@ void Node::check_quorum() {
   const auto heard = static_cast<std::size_t>(std::count_if(
       options_.members.begin(), options_.members.end(), [this](NodeId id) { return heard_recently(id); }));
   if (heard >= majority()) return;
+  stop_leading("lost quorum");
   set_leader(proto::kNoNode);
   reset_election_timer();
   change_role(Role::follower, "lost quorum");

@@ -70,7 +70,16 @@ struct Undeliverable {
   proto::Message message;
 };
 
-using Event = std::variant<Tick, ElectionMessage, PeerMessage, ClientMessage, PeerConnection, Undeliverable>;
+// Writing the log failed (a full disk, an I/O error). The shell has put its
+// files back to the state before the failed write; `durable_index` is the
+// last entry they hold. Nothing after it was acknowledged.
+struct StorageFailed {
+  std::uint64_t durable_index = 0;
+  std::string reason;
+};
+
+using Event =
+    std::variant<Tick, ElectionMessage, PeerMessage, ClientMessage, PeerConnection, Undeliverable, StorageFailed>;
 
 // ---- actions ----
 
@@ -85,6 +94,16 @@ struct DurableState {
 
 struct Persist {
   DurableState state;
+};
+
+// What a node finds on disk at start: its term and vote, the newest snapshot
+// of the state machine, and the log entries after it.
+struct Restored {
+  DurableState durable;
+  std::uint64_t snapshot_index = 0;
+  Term snapshot_term = 0;
+  std::string snapshot;  // empty when there is none
+  std::vector<proto::Entry> entries;
 };
 
 // Publish on this node's election channel.
@@ -119,7 +138,29 @@ struct RoleChanged {
   std::string reason;
 };
 
-using Action = std::variant<Persist, Publish, SendToPeer, ReplyToPeer, ReplyToClient, RoleChanged>;
+// Log storage. Like Persist, each must be written before any message that
+// follows it leaves the node (the shell may sync several writes at once, but
+// never sends a message ahead of the writes before it).
+struct AppendLog {
+  std::vector<proto::Entry> entries;  // continue the log without a gap
+};
+
+struct TruncateLog {
+  std::uint64_t from = 0;  // remove this entry and every later one (never committed ones)
+};
+
+// A snapshot of the state machine covering the log up to `last_index`. The
+// shell saves it and may drop the log entries it covers; `replace_log` (a
+// snapshot received from the leader) drops the whole log.
+struct SaveSnapshot {
+  std::uint64_t last_index = 0;
+  Term last_term = 0;
+  std::string data;
+  bool replace_log = false;
+};
+
+using Action = std::variant<Persist, Publish, SendToPeer, ReplyToPeer, ReplyToClient, RoleChanged,
+                            AppendLog, TruncateLog, SaveSnapshot>;
 using Actions = std::vector<Action>;
 
 }  // namespace relay::core

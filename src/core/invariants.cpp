@@ -20,10 +20,19 @@ std::optional<std::string> Node::broken_invariant() const {
   }
   if (pending_.size() > options_.max_pending) return "pending table over its bound";
   std::size_t bytes = 0;
-  for (const auto& [id, pending] : pending_) bytes += pending.request.message.size();
+  for (const auto& [id, pending] : pending_) bytes += request_bytes(pending.request);
   if (bytes != pending_bytes_ || bytes > options_.max_pending_bytes) return "pending bytes wrong or over bound";
-  if (answered_.size() > options_.dedup_capacity || answered_.size() != answered_order_.size()) {
-    return "answered table over its bound or out of step";
+  if (machine_.applied_index() > commit_index_ && machine_.applied_index() > log_.last_index()) {
+    return "applied past both the commit index and the log";
+  }
+  if (commit_index_ > log_.last_index() && commit_index_ > machine_.applied_index()) {
+    return "commit index past the end of the log";
+  }
+  if (log_.last_index() - log_.snapshot_index() > 0 && log_.term_at(log_.last_index()) > durable_.term) {
+    return "log holds an entry of a term later than the node's";
+  }
+  if (role_ == proto::Role::leader && write_waiters_.size() > log_.last_index() - commit_index_ + proposed_.size() + options_.max_pending * 2) {
+    return "leader's waiting writes unbounded";
   }
   return std::nullopt;
 }

@@ -12,7 +12,24 @@ namespace relay::core {
 using proto::Role;
 
 Node::Node(Options options, DurableState durable, std::uint64_t seed)
-    : options_(std::move(options)), random_(seed), durable_(durable) {
+    : Node(std::move(options), Restored{durable, 0, 0, {}, {}}, seed) {}
+
+Node::Node(Options options, Restored restored, std::uint64_t seed)
+    : options_(std::move(options)),
+      random_(seed),
+      durable_(restored.durable),
+      log_(restored.snapshot_index, restored.snapshot_term, std::move(restored.entries)),
+      machine_(store::Limits{options_.dedup_capacity}) {
+  if (!restored.snapshot.empty()) {
+    // The shell checked the snapshot's checksum before handing it over.
+    auto machine = store::StateMachine::restore(restored.snapshot, store::Limits{options_.dedup_capacity});
+    if (auto* loaded = std::get_if<store::StateMachine>(&machine)) machine_ = std::move(*loaded);
+    snapshot_ = std::move(restored.snapshot);
+    snapshot_index_ = restored.snapshot_index;
+    snapshot_term_ = restored.snapshot_term;
+  }
+  commit_index_ = machine_.applied_index();
+  written_index_ = log_.last_index();
   next_relay_id_ = random_.between(1, std::uint64_t{1} << 48);
   std::sort(options_.members.begin(), options_.members.end());
   checked_term_ = durable_.term;
@@ -36,6 +53,8 @@ Actions Node::step(const Event& event) {
           on_peer_connection(e);
         } else if constexpr (std::is_same_v<E, Undeliverable>) {
           on_undeliverable(e);
+        } else if constexpr (std::is_same_v<E, StorageFailed>) {
+          on_storage_failed(e);
         } else {
           on_client_message(e.from, e.message);
         }
@@ -56,13 +75,14 @@ void Node::on_tick(std::uint64_t ticks) {
   if (leader_ == proto::kNoNode) leaderless_ticks_ += ticks;
   now_ += ticks;
   expire_pending();
+  expire_waiters();
   on_election_tick();
 }
 
 void Node::on_election_message(const proto::Message& message) {
   const auto from = std::visit(
       [](const auto& m) -> NodeId {
-        if constexpr (requires { m.from; }) {
+        if constexpr (requires { { m.from } -> std::same_as<const NodeId&>; }) {
           return m.from;
         } else {
           return proto::kNoNode;
@@ -100,10 +120,28 @@ void Node::on_election_message(const proto::Message& message) {
 
 void Node::on_peer_message(NodeId from, const proto::Message& message, const std::string& route) {
   if (!is_member(from) || from == options_.self) return;
+  const auto term = std::visit(
+      [](const auto& m) -> Term {
+        if constexpr (requires { m.term; }) {
+          return m.term;
+        } else {
+          return 0;
+        }
+      },
+      message);
+  if (term >= kMaxTerm) return;
   if (const auto* relay = std::get_if<proto::Relay>(&message)) {
     on_relay(from, *relay, route);
   } else if (const auto* reply = std::get_if<proto::RelayReply>(&message)) {
     on_relay_reply(from, *reply);
+  } else if (const auto* append = std::get_if<proto::Append>(&message)) {
+    on_append(from, *append);
+  } else if (const auto* append_reply = std::get_if<proto::AppendReply>(&message)) {
+    if (append_reply->from == from) on_append_reply(from, *append_reply, route);
+  } else if (const auto* snapshot = std::get_if<proto::Snapshot>(&message)) {
+    on_snapshot(from, *snapshot);
+  } else if (const auto* snapshot_reply = std::get_if<proto::SnapshotReply>(&message)) {
+    if (snapshot_reply->from == from) on_snapshot_reply(from, *snapshot_reply, route);
   }
 }
 
@@ -151,11 +189,11 @@ void Node::adopt_term(Term term, const char* reason) {
 
 // The bookkeeping of a new term, without announcing a role.
 void Node::enter_term(Term term) {
+  if (role_ == Role::leader) stop_leading("a newer term began");
   persist({term, proto::kNoNode});
   pre_vote_grants_.clear();
   ballots_.clear();
   votes_for_me_.clear();
-  seq_ = 0;
   set_leader(proto::kNoNode);
   role_ = Role::follower;
 }
@@ -170,6 +208,8 @@ void Node::become_follower(NodeId leader, const char* reason) {
   leader_heard_at_ = now_;
   reset_election_timer();
   change_role(Role::follower, reason);
+  last_append_at_ = 0;
+  say_hello();
   dispatch_pending();
 }
 
@@ -177,10 +217,13 @@ void Node::become_leader() {
   set_leader(options_.self);
   leader_since_ = now_;
   no_candidacy_term_ = durable_.term;
-  seq_ = 0;
+  start_leading();
   change_role(Role::leader, "won the election");
   next_heartbeat_at_ = now_;  // announce at once: followers are waiting
   publish_own_state();
+  write_proposals();
+  heartbeat_followers();
+  advance_commit();  // a cluster of one commits at once
   dispatch_pending();
 }
 

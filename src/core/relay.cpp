@@ -11,22 +11,23 @@ namespace relay::core {
 using proto::Role;
 using proto::Status;
 
+
 void Node::on_client_request(const ClientAddress& from, const proto::ClientRequest& request) {
   ++requests_;
+  const auto timeout = request.timeout_ms != 0 ? request.timeout_ms : options_.request_timeout_ticks;
   if (role_ == Role::leader) {
-    reply_to_client(from, execute(request));
+    serve(Origin{from, proto::kNoNode, {}, 0}, request, now_ + timeout);
     return;
   }
   if (pending_.size() >= options_.max_pending ||
-      pending_bytes_ + request.message.size() > options_.max_pending_bytes) {
+      pending_bytes_ + request_bytes(request) > options_.max_pending_bytes) {
     reply_to_client(from, refusal(request, Status::overloaded, "too many requests waiting"));
     return;
   }
-  const auto timeout = request.timeout_ms != 0 ? request.timeout_ms : options_.request_timeout_ticks;
   const auto relay_id = next_relay_id_++;
   auto& pending = pending_[relay_id];
   pending = Pending{from, request, now_ + timeout, proto::kNoNode};
-  pending_bytes_ += request.message.size();
+  pending_bytes_ += request_bytes(request);
   dispatch(relay_id, pending);
 }
 
@@ -35,11 +36,12 @@ void Node::on_client_request(const ClientAddress& from, const proto::ClientReque
 void Node::dispatch(std::uint64_t relay_id, Pending& pending) {
   if (leader_ == proto::kNoNode || pending.sent_to == leader_) return;
   if (leader_ == options_.self) {
-    auto reply = execute(pending.request);
-    auto client = pending.client;
-    pending_bytes_ -= pending.request.message.size();
+    auto request = std::move(pending.request);
+    auto client = std::move(pending.client);
+    const auto deadline = pending.deadline;
+    pending_bytes_ -= request_bytes(request);
     pending_.erase(relay_id);
-    reply_to_client(client, std::move(reply));
+    serve(Origin{std::move(client), proto::kNoNode, {}, 0}, request, deadline);
     return;
   }
   pending.sent_to = leader_;
@@ -49,9 +51,9 @@ void Node::dispatch(std::uint64_t relay_id, Pending& pending) {
 }
 
 // Rule "relay across leader changes": when a new leader becomes known, every
-// held request goes to it. A request relayed to the former leader may or may
-// not have been executed there; the client is told so ("unknown") rather
-// than have it executed a second time by the new leader.
+// held request goes to it, including those relayed to the former leader and
+// not answered: the exactly-once table is part of the replicated state, so a
+// request that did commit under the former leader is not applied again.
 void Node::dispatch_pending() {
   abandon_relays_to_former_leader();
   for (auto it = pending_.begin(); it != pending_.end();) {
@@ -76,12 +78,7 @@ void Node::abandon_relays_to(NodeId peer) {
   }
 }
 
-void Node::abandon(std::uint64_t relay_id) {
-  const auto& request = pending_.at(relay_id).request;
-  answer_pending(relay_id, refusal(request, Status::unknown,
-                                   "the leader changed or went away before answering; the request may "
-                                   "or may not have been executed"));
-}
+void Node::abandon(std::uint64_t relay_id) { pending_.at(relay_id).sent_to = proto::kNoNode; }
 
 // A relay that never left this node is held again; the next heartbeat round
 // (or a new leader) sends it once more.
@@ -95,17 +92,15 @@ void Node::on_undeliverable(const Undeliverable& event) {
 // The leader's side of a relay. A relay that reaches a node that is not the
 // leader is refused with a hint, never forwarded a second time.
 void Node::on_relay(NodeId from, const proto::Relay& relay, const std::string& route) {
-  proto::ClientReply reply;
+  Origin origin{{}, from, route, relay.relay_id};
+  if (auto it = progress_.find(from); it != progress_.end()) it->second.route = route;
   if (role_ != Role::leader) {
-    reply = refusal(relay.request, Status::not_leader, "not the leader");
+    answer(origin, refusal(relay.request, Status::not_leader, "not the leader"));
   } else if (relay.remaining_ms == 0) {
-    reply = refusal(relay.request, Status::timeout, "deadline passed before the leader got it");
+    answer(origin, refusal(relay.request, Status::timeout, "deadline passed before the leader got it"));
   } else {
-    reply = execute(relay.request);
+    serve(std::move(origin), relay.request, now_ + relay.remaining_ms);
   }
-  reply.received_by = from;
-  reply.relayed_by = from;
-  out_.push_back(ReplyToPeer{from, proto::RelayReply{relay.relay_id, std::move(reply)}, route});
 }
 
 void Node::on_relay_reply(NodeId from, const proto::RelayReply& message) {
@@ -126,39 +121,6 @@ void Node::on_relay_reply(NodeId from, const proto::RelayReply& message) {
   answer_pending(it->first, message.reply);
 }
 
-// The leader executes a request: assigns the next sequence number of its term
-// and echoes the message. A retry of an answered request gets the original
-// answer back, so each (client_id, request_id) is executed at most once.
-proto::ClientReply Node::execute(const proto::ClientRequest& request) {
-  RequestKey key{request.client_id, request.request_id};
-  if (auto it = answered_.find(key); it != answered_.end()) {
-    auto reply = it->second;
-    reply.message = request.message;  // the table keeps no payloads; the retry brings it again
-    return reply;
-  }
-  ++executed_;
-  proto::ClientReply reply;
-  reply.client_id = request.client_id;
-  reply.request_id = request.request_id;
-  reply.status = Status::ok;
-  reply.received_by = options_.self;
-  reply.answered_by = options_.self;
-  reply.term = durable_.term;
-  reply.seq = ++seq_;
-  reply.leader_hint = options_.self;
-  reply.message = request.message;
-  // Copied without the payload: clear() alone would keep its buffer.
-  auto payload = std::move(reply.message);
-  answered_.emplace(key, reply);
-  reply.message = std::move(payload);
-  answered_order_.push_back(std::move(key));
-  if (answered_order_.size() > options_.dedup_capacity) {
-    answered_.erase(answered_order_.front());
-    answered_order_.pop_front();
-  }
-  return reply;
-}
-
 // Answers every held request whose deadline has come: "unavailable" if no
 // leader ever took it, "timeout" if one did but did not answer in time.
 void Node::expire_pending() {
@@ -176,6 +138,7 @@ void Node::expire_pending() {
 
 Actions Node::shut_down() {
   out_.clear();
+  if (role_ == Role::leader) stop_leading("shutting down");
   while (!pending_.empty()) {
     const auto& [relay_id, pending] = *pending_.begin();
     answer_pending(relay_id, refusal(pending.request, Status::unavailable, "the node is shutting down"));
@@ -188,7 +151,7 @@ void Node::answer_pending(std::uint64_t relay_id, proto::ClientReply reply) {
   if (it == pending_.end()) return;
   auto client = std::move(it->second.client);
   if (it->second.sent_to != proto::kNoNode) reply.relayed_by = options_.self;
-  pending_bytes_ -= it->second.request.message.size();
+  pending_bytes_ -= request_bytes(it->second.request);
   pending_.erase(it);
   reply_to_client(client, std::move(reply));
 }
@@ -228,6 +191,9 @@ proto::StatusReply Node::status(std::uint64_t request_id) const {
   s.relayed = relayed_;
   s.executed = executed_;
   s.pending = pending_.size();
+  s.last_index = log_.last_index();
+  s.commit_index = commit_index_;
+  s.applied_index = machine_.applied_index();
   return s;
 }
 

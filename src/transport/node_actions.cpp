@@ -27,6 +27,7 @@ void NodeLoop::step(const core::Event& event) {
   // per poll: a process frozen in the middle of a batch of requests (SIGSTOP,
   // a stalled VM) must see the pause before it handles the rest of the batch.
   if (!std::holds_alternative<core::Tick>(event)) advance_time();
+  write_failed_ = false;
   for (const auto& action : node_.step(event)) {
     if (fatal_.empty()) {
       carry_out(action);
@@ -35,6 +36,11 @@ void NodeLoop::step(const core::Event& event) {
     }
   }
   if (!fatal_.empty()) return;
+  while (!storage_events_.empty()) {
+    auto event_back = std::move(storage_events_.back());
+    storage_events_.pop_back();
+    step(event_back);
+  }
   // Sends that could not leave are reported back once the batch is done,
   // never from inside it.
   while (!undeliverable_.empty()) {
@@ -44,13 +50,87 @@ void NodeLoop::step(const core::Event& event) {
   }
 }
 
+// The end of one loop iteration: the leader's batch of new entries is written,
+// one sync makes every write of the iteration durable, and only then do the
+// messages that waited for it leave (docs/protocol.md, "Storage").
+void NodeLoop::end_batch() {
+  write_failed_ = false;
+  for (const auto& action : node_.flush()) {
+    if (fatal_.empty()) carry_out(action);
+  }
+  if (fatal_.empty()) {
+    if (auto error = log_store_.sync()) fatal_ = "cannot sync the log: " + *error;
+  }
+  auto waiting = std::move(outbox_);
+  outbox_.clear();
+  for (const auto& action : waiting) {
+    if (fatal_.empty()) {
+      send(action);
+    } else {
+      refuse_after_failure(action);
+    }
+  }
+  while (fatal_.empty() && !storage_events_.empty()) {
+    auto event = std::move(storage_events_.back());
+    storage_events_.pop_back();
+    step(event);
+  }
+  if (fatal_.empty() && !outbox_.empty()) end_batch();
+}
+
 void NodeLoop::carry_out(const core::Action& action) {
+  const bool storage = std::holds_alternative<core::Persist>(action) ||
+                       std::holds_alternative<core::AppendLog>(action) ||
+                       std::holds_alternative<core::TruncateLog>(action) ||
+                       std::holds_alternative<core::SaveSnapshot>(action);
+  if (storage) {
+    store(action);
+  } else if (write_failed_ && !std::holds_alternative<core::RoleChanged>(action)) {
+    // It may depend on the write that failed: as if the network lost it.
+  } else if (log_store_.sync_pending() && !std::holds_alternative<core::RoleChanged>(action)) {
+    outbox_.push_back(action);
+  } else {
+    send(action);
+  }
+}
+
+void NodeLoop::store(const core::Action& action) {
+  if (const auto* persist = std::get_if<core::Persist>(&action)) {
+    if (auto error = state_file_.store(persist->state)) fatal_ = "cannot store term and vote: " + *error;
+  } else if (const auto* append = std::get_if<core::AppendLog>(&action)) {
+    if (write_failed_) return;
+    if (auto error = log_store_.append(append->entries)) {
+      write_failed_ = true;
+      spdlog::error("node {}: cannot write entries {}..{} to the log: {}", self_, append->entries.front().index,
+                    append->entries.back().index, *error);
+      storage_events_.push_back(core::StorageFailed{log_store_.last_index(), *error});
+    }
+  } else if (const auto* truncate = std::get_if<core::TruncateLog>(&action)) {
+    if (auto error = log_store_.truncate_from(truncate->from)) fatal_ = "cannot truncate the log: " + *error;
+  } else if (const auto* snapshot = std::get_if<core::SaveSnapshot>(&action)) {
+    // A snapshot from the leader replaces the whole log: what lies past it
+    // goes first, so the next append starts right after the snapshot.
+    std::optional<std::string> error;
+    if (snapshot->replace_log && log_store_.last_index() > snapshot->last_index &&
+        snapshot->last_index >= log_store_.first_index()) {
+      error = log_store_.truncate_from(snapshot->last_index + 1);
+    }
+    if (!error) error = log_store_.save_snapshot({snapshot->last_index, snapshot->last_term, snapshot->data});
+    if (error && snapshot->replace_log) {
+      fatal_ = "cannot install the leader's snapshot: " + *error;
+    } else if (error) {
+      spdlog::warn("node {}: cannot save a snapshot at {} (the log is kept): {}", self_, snapshot->last_index, *error);
+    } else {
+      spdlog::info("node {}: snapshot at entry {} saved ({} bytes)", self_, snapshot->last_index, snapshot->data.size());
+    }
+  }
+}
+
+void NodeLoop::send(const core::Action& action) {
   std::visit(
       [this](const auto& a) {
         using A = std::decay_t<decltype(a)>;
-        if constexpr (std::is_same_v<A, core::Persist>) {
-          if (auto error = state_file_.store(a.state)) fatal_ = "cannot store term and vote: " + *error;
-        } else if constexpr (std::is_same_v<A, core::Publish>) {
+        if constexpr (std::is_same_v<A, core::Publish>) {
           const auto frame = proto::encode(a.message);
           log_publication(a.message);
           if (!send_single(election_pub_, frame)) ++counters_.send_failures;
@@ -82,6 +162,8 @@ void NodeLoop::carry_out(const core::Action& action) {
                        a.leader, a.reason);
           tap_text("role", std::string(proto::to_string(a.role)) + " term=" + std::to_string(a.term) +
                                " leader=" + std::to_string(a.leader) + " reason=" + a.reason);
+        } else {
+          store(core::Action{a});  // storage: carry_out routes it there first
         }
       },
       action);
@@ -98,7 +180,10 @@ void NodeLoop::refuse_after_failure(const core::Action& action) {
     reply->status = proto::Status::unavailable;
     reply->message = "the node stopped: " + fatal_;
     reply->answered_by = proto::kNoNode;
-    reply->seq = 0;
+    reply->index = 0;
+    reply->found = false;
+    reply->value.clear();
+    reply->values.clear();
   }
   send_client_reply(to_client->to, message);
 }

@@ -72,6 +72,7 @@ core::Options core_options(const config::Cluster& cluster, proto::NodeId self) {
   options.heartbeat_ticks = cluster.heartbeat_interval_ms;
   options.election_timeout_ticks = cluster.election_timeout_ms;
   options.request_timeout_ticks = cluster.request_timeout_ms;
+  options.snapshot_bytes = cluster.snapshot_bytes;
   return options;
 }
 
@@ -88,9 +89,30 @@ std::variant<std::unique_ptr<NodeLoop>, std::string> NodeLoop::create(const conf
   // Write it back once now: a data directory that cannot be written is a
   // start-up error, not a surprise at the first election.
   if (auto error = state_file.store(std::get<core::DurableState>(loaded))) return *error;
+  const auto log_dir = cluster.data_dir / ("node-" + std::to_string(self)) / "log";
+  const auto mode = cluster.fsync == config::Fsync::always ? storage::FsyncMode::always
+                    : cluster.fsync == config::Fsync::batch ? storage::FsyncMode::batch
+                                                            : storage::FsyncMode::never;
+  auto opened = storage::LogStore::open(log_dir, mode);
+  if (auto* error = std::get_if<std::string>(&opened)) return "cannot open the log: " + *error;
+  auto& [log_store, recovery] = std::get<0>(opened);
+  if (!recovery.report.empty()) spdlog::warn("node {}: {}", self, recovery.report);
+  core::Restored restored;
+  restored.durable = std::get<core::DurableState>(loaded);
+  if (recovery.snapshot) {
+    restored.snapshot_index = recovery.snapshot->last_index;
+    restored.snapshot_term = recovery.snapshot->last_term;
+    restored.snapshot = std::move(recovery.snapshot->data);
+  }
+  restored.entries = std::move(recovery.entries);
+  if (!restored.entries.empty() || restored.snapshot_index != 0) {
+    spdlog::info("node {}: log holds entries {}..{} after a snapshot at {}", self,
+                 restored.snapshot_index + 1, restored.snapshot_index + restored.entries.size(),
+                 restored.snapshot_index);
+  }
   try {
     std::unique_ptr<NodeLoop> loop(
-        new NodeLoop(cluster, self, std::get<core::DurableState>(loaded), seed));
+        new NodeLoop(cluster, self, std::move(restored), std::move(log_store), seed));
     loop->open_sockets(cluster);
     return loop;
   } catch (const StartupError& error) {
@@ -100,11 +122,12 @@ std::variant<std::unique_ptr<NodeLoop>, std::string> NodeLoop::create(const conf
   }
 }
 
-NodeLoop::NodeLoop(const config::Cluster& cluster, proto::NodeId self, core::DurableState durable,
-                   std::uint64_t seed)
+NodeLoop::NodeLoop(const config::Cluster& cluster, proto::NodeId self, core::Restored restored,
+                   storage::LogStore store, std::uint64_t seed)
     : self_(self),
-      node_(core_options(cluster, self), durable, seed),
+      node_(core_options(cluster, self), std::move(restored), seed),
       state_file_(cluster.data_dir / ("node-" + std::to_string(self))),
+      log_store_(std::move(store)),
       last_tick_(Clock::now()) {}
 
 NodeLoop::~NodeLoop() = default;
@@ -164,6 +187,7 @@ std::string NodeLoop::run(const std::atomic<bool>& stop) {
     try {
       poll_once();
       advance_time();
+      end_batch();
       flush_taps();
     } catch (const zmq::error_t& error) {
       // Nothing here should fail; if ZeroMQ does, say so and keep serving.
@@ -174,6 +198,7 @@ std::string NodeLoop::run(const std::atomic<bool>& stop) {
   // Answer every held request before leaving, and give those answers a
   // moment to leave the process (every other socket drops its queue).
   for (const auto& action : node_.shut_down()) carry_out(action);
+  end_batch();
   client_router_.set(zmq::sockopt::linger, 200);
   spdlog::info("node {} stopping: {} bad frames, {} unroutable replies, {} send failures", self_,
                counters_.bad_frames, counters_.unroutable, counters_.send_failures);
@@ -278,13 +303,18 @@ void NodeLoop::read_peer_router() {
       continue;
     }
     auto& message = std::get<proto::Message>(decoded);
-    const auto* relay = std::get_if<proto::Relay>(&message);
-    if (relay == nullptr || !dealers_.contains(relay->from)) {
-      note_bad_frame("peer", relay == nullptr ? "only relays arrive on the peer port"
-                                              : "relay from an unknown node " + std::to_string(relay->from));
+    // What arrives here names its sender: relays, and followers' answers to
+    // the leader's appends and snapshots.
+    proto::NodeId from = proto::kNoNode;
+    if (const auto* relay = std::get_if<proto::Relay>(&message)) from = relay->from;
+    if (const auto* reply = std::get_if<proto::AppendReply>(&message)) from = reply->from;
+    if (const auto* reply = std::get_if<proto::SnapshotReply>(&message)) from = reply->from;
+    if (from == proto::kNoNode || !dealers_.contains(from)) {
+      note_bad_frame("peer", from == proto::kNoNode
+                                 ? std::string("only relay, append_reply and snapshot_reply arrive on the peer port")
+                                 : "message from an unknown node " + std::to_string(from));
       continue;
     }
-    const auto from = relay->from;
     tap("in", "peer", from, received->body.size(), message);
     step(core::PeerMessage{from, std::move(message), std::move(received->route)});
   }

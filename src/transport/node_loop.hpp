@@ -22,6 +22,7 @@
 
 #include "config/config.hpp"
 #include "core/node.hpp"
+#include "storage/log_store.hpp"
 #include "transport/state_file.hpp"
 #include "util/logging.hpp"
 
@@ -53,8 +54,8 @@ class NodeLoop {
   ~NodeLoop();
 
  private:
-  NodeLoop(const config::Cluster& cluster, proto::NodeId self, core::DurableState durable,
-           std::uint64_t seed);
+  NodeLoop(const config::Cluster& cluster, proto::NodeId self, core::Restored restored,
+           storage::LogStore store, std::uint64_t seed);
   void open_sockets(const config::Cluster& cluster);
   void poll_once();
   void advance_time();
@@ -66,6 +67,9 @@ class NodeLoop {
   void read_socket_events();
   void step(const core::Event& event);
   void carry_out(const core::Action& action);
+  void store(const core::Action& action);
+  void send(const core::Action& action);
+  void end_batch();
   void refuse_after_failure(const core::Action& action);
   void send_client_reply(const core::ClientAddress& to, const proto::Message& reply);
   void log_publication(const proto::Message& message);
@@ -78,7 +82,14 @@ class NodeLoop {
   proto::NodeId self_;
   core::Node node_;
   StateFile state_file_;
+  storage::LogStore log_store_;
   std::string fatal_;  // set when the node must stop
+
+  // Group commit: messages that follow a log write not yet synced wait here
+  // until the end of the loop iteration, when one sync covers every write.
+  std::vector<core::Action> outbox_;
+  bool write_failed_ = false;  // in the current step: drop what depends on it
+  std::vector<core::Event> storage_events_;  // to report after the current step
 
   zmq::context_t context_{1};
   zmq::socket_t election_pub_;
