@@ -130,7 +130,7 @@ class Node {
     std::uint64_t next = 1;        // the next entry to send
     std::uint64_t match = 0;       // the highest entry known to be on its disk
     std::size_t in_flight = 0;     // appends sent and not answered
-    bool answered = false;         // it answered since the last heartbeat round
+    std::uint64_t match_at_heartbeat = 0;  // match at the last heartbeat round
     std::string route;             // its connection to this node's peer ROUTER
     std::uint64_t round = 0;       // the highest leadership round it confirmed
     std::uint64_t snapshot_offset = 0;  // bytes of the snapshot it has, while it gets one

@@ -15,6 +15,14 @@ using proto::Status;
 
 // ---- taking requests in (leader) ----
 
+namespace {
+
+bool same_origin(const auto& a, const auto& b) {
+  return a.peer == b.peer && a.relay_id == b.relay_id && a.client.route == b.client.route;
+}
+
+}  // namespace
+
 std::optional<std::string> Node::invalid_request(const proto::ClientRequest& request) const {
   switch (request.op) {
     case proto::Op::noop: return "noop is not a client operation";
@@ -56,7 +64,10 @@ void Node::propose(Origin origin, const proto::ClientRequest& request, std::uint
   waiter.request.value.shrink_to_fit();
   waiter.request.expected.shrink_to_fit();
   if (auto it = proposed_.find(key); it != proposed_.end()) {
-    write_waiters_.emplace(it->second, std::move(waiter));
+    // A duplicate delivery of the same relay or client message waits once.
+    auto [first, last] = write_waiters_.equal_range(it->second);
+    const bool waiting = std::any_of(first, last, [&](const auto& w) { return same_origin(w.second.origin, waiter.origin); });
+    if (!waiting) write_waiters_.emplace(it->second, std::move(waiter));
     return;
   }
   if (log_.last_index() - commit_index_ >= options_.max_uncommitted) {
@@ -89,6 +100,9 @@ void Node::take_read(Origin origin, const proto::ClientRequest& request, std::ui
     return;
   }
   Waiter waiter{std::move(origin), request, deadline, 0, std::max(commit_index_, term_first_index_)};
+  const bool waiting = std::any_of(read_waiters_.begin(), read_waiters_.end(),
+                                   [&](const Waiter& w) { return same_origin(w.origin, waiter.origin); });
+  if (waiting) return;  // a duplicate delivery
   read_waiters_.push_back(std::move(waiter));
   round_wanted_ = true;
   if (options_.members.size() == 1) answer_reads();
@@ -240,16 +254,16 @@ void Node::send_snapshot_chunk(NodeId peer, Progress& progress) {
   out_.push_back(ReplyToPeer{peer, std::move(chunk), progress.route});
 }
 
-// Every heartbeat interval: a follower that did not answer since the last
-// one has lost what was in flight (or is slow); send again from what it is
-// known to hold.
+// Every heartbeat interval: entries sent to a follower that it has not
+// confirmed in a whole interval are taken as lost (or it is slow); send
+// again from what it is known to hold.
 void Node::heartbeat_followers() {
   for (auto& [peer, progress] : progress_) {
-    if (!progress.answered && progress.in_flight > 0) {
+    if (progress.next > progress.match + 1 && progress.match == progress.match_at_heartbeat) {
       progress.in_flight = 0;
       progress.next = std::max(progress.match + 1, log_.first_index());
     }
-    progress.answered = false;
+    progress.match_at_heartbeat = progress.match;
     replicate(peer, true);
   }
 }
@@ -265,7 +279,6 @@ void Node::on_append_reply(NodeId from, const proto::AppendReply& message, const
   auto& progress = it->second;
   const bool new_route = progress.route != route;
   progress.route = route;
-  progress.answered = true;
   if (message.term < durable_.term) {
     // A hello from a follower that has not heard of this term yet: the
     // heartbeat below tells it.
@@ -297,7 +310,6 @@ void Node::on_snapshot_reply(NodeId from, const proto::SnapshotReply& message, c
   if (it == progress_.end()) return;
   auto& progress = it->second;
   progress.route = route;
-  progress.answered = true;
   if (message.last_index != snapshot_index_) return;  // about an older snapshot
   if (message.next_offset >= snapshot_.size()) {
     progress.sending_snapshot = false;
@@ -500,12 +512,20 @@ void Node::on_snapshot(NodeId from, const proto::Snapshot& message) {
     auto restored = store::StateMachine::restore(incoming_snapshot_);
     if (auto* machine = std::get_if<store::StateMachine>(&restored)) {
       machine_ = std::move(*machine);
-      log_.reset(message.last_index, message.last_term);
-      written_index_ = commit_index_ = message.last_index;
+      // Entries after the snapshot stay when this log agrees with it there:
+      // some may be committed, and this node may be one of their majority.
+      const bool keeps_suffix = log_.term_at(message.last_index) == message.last_term;
+      if (keeps_suffix) {
+        log_.compact_to(message.last_index, message.last_term);
+      } else {
+        log_.reset(message.last_index, message.last_term);
+      }
+      written_index_ = log_.last_index();
+      commit_index_ = std::max(commit_index_, message.last_index);
       snapshot_ = std::move(incoming_snapshot_);
       snapshot_index_ = message.last_index;
       snapshot_term_ = message.last_term;
-      out_.push_back(SaveSnapshot{snapshot_index_, snapshot_term_, snapshot_, true});
+      out_.push_back(SaveSnapshot{snapshot_index_, snapshot_term_, snapshot_, !keeps_suffix});
       reply.next_offset = UINT64_MAX;
     } else {
       reply.next_offset = 0;  // unreadable: start again

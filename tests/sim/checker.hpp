@@ -24,11 +24,13 @@
 //   replies    every request a node receives from a client gets exactly one
 //              reply from that node, by its deadline, unless the node crashes;
 //              the reply names the request and the node that received it
-//   execution  a leader term executes each (client_id, request_id) at most once,
-//              with seq 1, 2, 3 ... without gaps; a repeated answer carries the
-//              original seq; an `ok` reply (seen anywhere, and every reply a
-//              client accepts) comes from the leader of its term and echoes
-//              the request's payload
+//   replies    an `ok` reply (seen anywhere, and every reply a client accepts)
+//              comes from the leader of its term; an accepted write names the
+//              log index its committed entry holds
+//   log        entries up to a node's commit index are the committed entries,
+//              the same on every node, and never change or vanish (not even
+//              from a disk, across crashes); a new leader holds every committed
+//              entry; nodes that applied the same prefix have the same state
 //   node       Node::broken_invariant() of every node after every step
 #pragma once
 
@@ -38,6 +40,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -68,13 +71,19 @@ class Checker {
   void on_step(std::uint64_t now_ms, const core::Node& node, const core::Event& event,
                const core::Actions& carried_out, bool crashed);
   // A client accepted `reply` (status ok) as the answer to its request.
-  void on_client_accept(const std::string& payload, NodeId sent_to,
+  void on_client_accept(const proto::ClientRequest& request, NodeId sent_to,
                         const proto::ClientReply& reply);
+  // After every step and flush: the node's log and state machine against
+  // the committed history.
+  void check_log(const core::Node& node);
+  // A node's disk dropped entries from `from` on (a truncation reached it).
+  void on_disk_truncate(NodeId node, const std::vector<proto::Entry>& removed);
   // Time passed: a request whose deadline is over must have been answered.
   void end_of_ms(std::uint64_t now_ms);
 
   std::optional<NodeId> leader_of(Term term) const;
   bool failed() const { return !failure_.empty(); }
+  void report(std::string what) { fail(std::move(what)); }
   const std::string& failure() const { return failure_; }
   const CheckerStats& stats() const { return stats_; }
 
@@ -87,10 +96,12 @@ class Checker {
     std::uint64_t deadline_ms = 0;
   };
 
-  // Everything one leader executed in one term.
-  struct LeaderTerm {
-    std::map<RequestKey, std::uint64_t> seq_of;
-    std::uint64_t last_seq = 0;
+  // What identifies a committed entry.
+  struct EntryId {
+    Term term = 0;
+    std::string client_id;
+    std::uint64_t request_id = 0;
+    bool operator==(const EntryId&) const = default;
   };
 
   struct StepContext {
@@ -110,7 +121,9 @@ class Checker {
   void check_leader(NodeId node, Term term);
   void check_reply_content(const StepContext& step, const proto::ClientReply& reply,
                            NodeId received_by);
-  void check_execution(const StepContext& step, const proto::ClientReply& reply);
+  void check_peer_send(const StepContext& step, NodeId to, const proto::Message& message);
+  void check_leader_log(NodeId node, const core::Node& state);
+  void record_committed(std::uint64_t index, const EntryId& id, NodeId by);
   void check_node(const StepContext& step, const core::Node& node);
 
   std::vector<NodeId> members_;
@@ -123,7 +136,12 @@ class Checker {
   std::map<std::pair<Term, NodeId>, NodeId> votes_;   // (term, voter) -> candidate, forever
   std::map<Term, NodeId> leaders_;                    // the leader of each term, forever
   std::set<std::pair<NodeId, Term>> tenures_;         // (node, term) it became leader of
-  std::map<std::pair<NodeId, Term>, LeaderTerm> executed_;
+  std::map<std::uint64_t, EntryId> committed_;             // every entry ever committed
+  std::map<std::uint64_t, RequestKey> acknowledged_;       // index -> request a client accepted there
+  std::map<NodeId, std::uint64_t> verified_to_;           // per node: commit prefix checked
+  std::map<std::uint64_t, std::uint64_t> state_digest_;   // applied index -> state machine digest
+  std::map<NodeId, std::uint64_t> digested_at_;           // per node: applied index last digested
+  std::map<std::tuple<NodeId, NodeId, std::uint64_t>, RequestKey> open_relays_;  // (leader, from, relay_id)
   std::map<std::pair<NodeId, std::string>, Delivery> deliveries_;  // (node, client route)
   std::map<NodeId, std::set<RequestKey>> from_clients_;  // received from clients since boot
 };

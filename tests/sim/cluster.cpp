@@ -26,8 +26,10 @@ std::string describe_event(const core::Event& event) {
           return "<- client " + e.from.route + " " + proto::describe(e.message);
         } else if constexpr (std::is_same_v<E, core::PeerConnection>) {
           return "<- connection to n" + std::to_string(e.peer) + (e.connected ? " up" : " closed");
-        } else {
+        } else if constexpr (std::is_same_v<E, core::Undeliverable>) {
           return "<- undeliverable to n" + std::to_string(e.to) + " " + proto::describe(e.message);
+        } else {
+          return "<- storage failed: " + e.reason;
         }
       },
       event);
@@ -65,7 +67,7 @@ Cluster::Cluster(const ClusterConfig& config, core::Random& random, Trace& trace
       }()),
       network_(members_, random) {
   for (NodeId id : members_) {
-    slots_.push_back(Slot{id, nullptr, {}, false});
+    slots_.push_back(Slot{id, nullptr, {}, {}, {}, false});
     boot(slots_.back());
   }
   for (std::size_t i = 0; i < config.clients; ++i) {
@@ -86,12 +88,26 @@ void Cluster::boot(Slot& s) {
   options.election_timeout_ticks = config_.timing.election_timeout_ms;
   options.request_timeout_ticks = config_.timing.request_timeout_ms;
   options.max_pending = 64;  // small enough that the bound is exercised
+  options.max_in_flight = 1 + random_.between(0, 4);
+  options.max_append_bytes = 64 + random_.between(0, 512);  // a few entries per append
+  options.snapshot_bytes = 2048 + random_.between(0, 4096);  // snapshots happen in every run
+  options.snapshot_chunk_bytes = 256;
+  options.check_invariants = true;
   const auto seed = random_.next();
-  s.node = std::make_unique<core::Node>(options, s.disk, seed);
+  core::Restored restored;
+  restored.durable = s.disk.state;
+  restored.snapshot_index = s.disk.snapshot_index;
+  restored.snapshot_term = s.disk.snapshot_term;
+  restored.snapshot = s.disk.snapshot;
+  restored.entries = s.disk.log;
+  s.node = std::make_unique<core::Node>(options, std::move(restored), seed);
   s.crash_mid_step = false;
-  checker_.on_boot(s.id, s.disk);
-  trace(n(s.id) + " boots: term=" + std::to_string(s.disk.term) +
-        " voted_for=" + std::to_string(s.disk.voted_for));
+  s.unsynced.clear();
+  s.outbox.clear();
+  checker_.on_boot(s.id, s.disk.state);
+  trace(n(s.id) + " boots: term=" + std::to_string(s.disk.state.term) +
+        " voted_for=" + std::to_string(s.disk.state.voted_for) + " log=" +
+        std::to_string(s.disk.snapshot_index) + "+" + std::to_string(s.disk.log.size()));
   announce_connections(s.id, true);
 }
 
@@ -136,9 +152,18 @@ void Cluster::crash(NodeId node, bool mid_step) {
     s.crash_mid_step = true;
     return;
   }
+  // What was written but not synced survives in part: a prefix of the
+  // writes, the last of them possibly torn (a prefix of its entries).
+  const auto kept = random_.between(0, s.unsynced.size() + 1);
+  for (std::size_t i = 0; i < kept; ++i) {
+    const bool last = i + 1 == kept;
+    write(s, s.unsynced[i], last ? random_.between(0, 1 << 20) : SIZE_MAX);
+  }
+  s.unsynced.clear();
+  s.outbox.clear();
   s.node.reset();
   checker_.on_crash(node);
-  trace(n(node) + " crashes");
+  trace(n(node) + " crashes, keeping " + std::to_string(kept) + " unsynced writes");
   announce_connections(node, false);
 }
 
@@ -164,6 +189,9 @@ void Cluster::advance_ms() {
   deliver_connection_events();
   for (auto& packet : network_.take_due(now_ms_)) deliver(packet);
   for (auto& client : clients_) client_act(client);
+  for (auto& s : slots_) {
+    if (s.node) end_batch(s);
+  }
   checker_.end_of_ms(now_ms_);
 }
 
@@ -185,7 +213,9 @@ void Cluster::deliver(Packet& packet) {
   }
   switch (packet.channel) {
     case Channel::election: step(s, core::ElectionMessage{std::move(packet.message)}); break;
-    case Channel::peer: step(s, core::PeerMessage{packet.from, std::move(packet.message), {}}); break;
+    case Channel::peer:  // the route a ROUTER would give the sender's connection
+      step(s, core::PeerMessage{packet.from, std::move(packet.message), "route-n" + std::to_string(packet.from)});
+      break;
     case Channel::client:
       step(s, core::ClientMessage{std::move(packet.client), std::move(packet.message)});
       break;
@@ -213,17 +243,101 @@ void Cluster::step(Slot& s, const core::Event& event) {
   }
 }
 
+// The end of a node's batch, as the shell does it once per loop iteration:
+// the core's flush, one sync of every write, then the messages that waited.
+void Cluster::end_batch(Slot& s) {
+  auto actions = s.node->flush();
+  checker_.on_step(now_ms_, *s.node, core::Tick{0}, actions, false);
+  for (const auto& action : actions) carry_out(s, action);
+  sync(s);
+}
+
+void Cluster::sync(Slot& s) {
+  for (const auto& action : s.unsynced) write(s, action, SIZE_MAX);
+  s.unsynced.clear();
+  auto outbox = std::move(s.outbox);
+  s.outbox.clear();
+  for (const auto& action : outbox) send(s, action);
+}
+
+// Applies one log write to the disk; `keep_entries` cuts an append short (a torn write).
+void Cluster::write(Slot& s, const core::Action& action, std::size_t keep_entries) {
+  auto& disk = s.disk;
+  if (const auto* append = std::get_if<core::AppendLog>(&action)) {
+    for (std::size_t i = 0; i < append->entries.size() && i < keep_entries; ++i) {
+      const auto& entry = append->entries[i];
+      const auto expected = disk.log.empty() ? disk.snapshot_index + 1 : disk.log.back().index + 1;
+      if (entry.index != expected) {
+        checker_.report(n(s.id) + " wrote entry " + std::to_string(entry.index) + " where its disk expects " +
+                        std::to_string(expected));
+        return;
+      }
+      disk.log.push_back(entry);
+    }
+  } else if (const auto* truncate = std::get_if<core::TruncateLog>(&action)) {
+    std::vector<proto::Entry> removed;
+    while (!disk.log.empty() && disk.log.back().index >= truncate->from) {
+      removed.push_back(disk.log.back());
+      disk.log.pop_back();
+    }
+    checker_.on_disk_truncate(s.id, removed);
+  } else if (const auto* snapshot = std::get_if<core::SaveSnapshot>(&action)) {
+    if (snapshot->replace_log) {
+      std::vector<proto::Entry> removed;
+      for (const auto& entry : disk.log) {
+        if (entry.index > snapshot->last_index) removed.push_back(entry);
+      }
+      checker_.on_disk_truncate(s.id, removed);
+      disk.log.clear();
+    }
+    std::erase_if(disk.log, [&](const proto::Entry& e) { return e.index <= snapshot->last_index; });
+    disk.snapshot_index = snapshot->last_index;
+    disk.snapshot_term = snapshot->last_term;
+    disk.snapshot = snapshot->data;
+  }
+}
+
+// Term and vote are written at once; log writes wait for the batch's sync,
+// and so does every message that follows one.
 void Cluster::carry_out(Slot& s, const core::Action& action) {
+  if (const auto* persist = std::get_if<core::Persist>(&action)) {
+    s.disk.state = persist->state;
+    if (trace_.enabled()) {
+      trace(n(s.id) + " persists term=" + std::to_string(persist->state.term) +
+            " voted_for=" + std::to_string(persist->state.voted_for));
+    }
+    return;
+  }
+  if (std::holds_alternative<core::AppendLog>(action) || std::holds_alternative<core::TruncateLog>(action) ||
+      std::holds_alternative<core::SaveSnapshot>(action)) {
+    if (trace_.enabled()) {
+      if (const auto* append = std::get_if<core::AppendLog>(&action)) {
+        trace(n(s.id) + " writes entries " + std::to_string(append->entries.front().index) + ".." +
+              std::to_string(append->entries.back().index));
+      } else if (const auto* truncate = std::get_if<core::TruncateLog>(&action)) {
+        trace(n(s.id) + " truncates its log from " + std::to_string(truncate->from));
+      } else {
+        trace(n(s.id) + " saves a snapshot at " + std::to_string(std::get<core::SaveSnapshot>(action).last_index));
+      }
+    }
+    s.unsynced.push_back(action);
+    return;
+  }
+  if (!s.unsynced.empty() && !std::holds_alternative<core::RoleChanged>(action)) {
+    s.outbox.push_back(action);
+    return;
+  }
+  send(s, action);
+}
+
+void Cluster::send(Slot& s, const core::Action& action) {
   const bool tracing = trace_.enabled();
   std::visit(
       [&](const auto& a) {
         using A = std::decay_t<decltype(a)>;
-        if constexpr (std::is_same_v<A, core::Persist>) {
-          s.disk = a.state;
-          if (tracing) {
-            trace(n(s.id) + " persists term=" + std::to_string(a.state.term) +
-                  " voted_for=" + std::to_string(a.state.voted_for));
-          }
+        if constexpr (std::is_same_v<A, core::Persist> || std::is_same_v<A, core::AppendLog> ||
+                      std::is_same_v<A, core::TruncateLog> || std::is_same_v<A, core::SaveSnapshot>) {
+          // storage: carry_out handles it
         } else if constexpr (std::is_same_v<A, core::Publish>) {
           if (tracing) trace(n(s.id) + " -> all " + proto::describe(a.message));
           network_.broadcast(now_ms_, s.id, a.message);
@@ -237,7 +351,7 @@ void Cluster::carry_out(Slot& s, const core::Action& action) {
           const auto k = std::stoul(a.to.route.substr(1));
           network_.send(now_ms_, s.id, kFirstClientAddress + static_cast<NodeId>(k - 1),
                         Channel::client, a.message, a.to);
-        } else {
+        } else if constexpr (std::is_same_v<A, core::RoleChanged>) {
           if (tracing) {
             trace(n(s.id) + " is " + proto::to_string(a.role) + " term=" + std::to_string(a.term) +
                   " leader=" + std::to_string(a.leader) + " (" + a.reason + ")");
@@ -270,7 +384,8 @@ std::string Cluster::describe_nodes() const {
     }
     text += n(s.id) + " " + proto::to_string(s.node->role()) + " term=" +
             std::to_string(s.node->term()) + " leader=" + std::to_string(s.node->leader()) +
-            " pending=" + std::to_string(s.node->pending());
+            " pending=" + std::to_string(s.node->pending()) + " log=" +
+            std::to_string(s.node->log().last_index()) + " commit=" + std::to_string(s.node->commit_index());
   }
   return text;
 }
@@ -288,8 +403,63 @@ NodeId Cluster::random_node(NodeId other_than) {
   return node;
 }
 
-std::string Cluster::payload_of(const Client& client, std::uint64_t request_id) const {
-  return client.id + " says hello #" + std::to_string(request_id);
+// A random operation on three keys and the stream; values are unique, so
+// the linearizability check can tell every write apart.
+proto::ClientRequest Cluster::next_request(const Client& client) {
+  static const char* const kKeys[] = {"x", "y", "z"};
+  proto::ClientRequest request;
+  request.client_id = client.id;
+  request.request_id = client.request_id;
+  request.key = kKeys[random_.between(0, 3)];
+  const auto unique = client.id + "#" + std::to_string(client.request_id);
+  switch (random_.between(0, 7)) {
+    case 0: request.op = proto::Op::put; request.value = unique; break;
+    case 1: request.op = proto::Op::get; break;
+    case 2: request.op = proto::Op::del; break;
+    case 3:
+      request.op = proto::Op::cas;
+      request.expected = last_values_.count(request.key) ? last_values_[request.key] : "none";
+      request.value = unique;
+      break;
+    case 4: request.op = proto::Op::append; request.key.clear(); request.value = unique; break;
+    case 5:
+      request.op = proto::Op::read;
+      request.key.clear();
+      request.from = 1 + random_.between(0, 4);
+      request.count = static_cast<std::uint32_t>(random_.between(0, 4));
+      break;
+    default: request.op = proto::Op::put; request.value = unique; break;
+  }
+  return request;
+}
+
+void Cluster::record(const Client& client, check::Operation::Outcome outcome, const proto::ClientReply* reply) {
+  check::Operation op;
+  op.id = history_.size() + 1;
+  op.client = client.id + "/" + std::to_string(client.request_id);
+  op.op = client.request.op;
+  op.key = client.request.key;
+  op.value = client.request.value;
+  op.expected = client.request.expected;
+  op.from = client.request.from;
+  op.count = client.request.count;
+  op.invoked_at = client.invoked_ms;
+  op.completed_at = now_ms_;
+  op.outcome = outcome;
+  if (reply != nullptr) {
+    op.found = reply->found;
+    op.result_value = reply->value;
+    op.position = reply->position;
+    op.values = reply->values;
+  }
+  history_.push_back(std::move(op));
+}
+
+void Cluster::finish_history() {
+  for (auto& client : clients_) {
+    if (client.busy) record(client, check::Operation::Outcome::unknown, nullptr);
+    client.busy = false;
+  }
 }
 
 // How long a client waits for an answer before it tries another node: the
@@ -312,6 +482,9 @@ void Cluster::client_act(Client& client) {
     const auto election_ms = config_.timing.election_timeout_ms;
     const std::uint64_t choices[] = {0, 0, 2 * election_ms, 4 * election_ms};
     client.timeout_ms = static_cast<std::uint32_t>(choices[random_.between(0, 4)]);
+    client.request = next_request(client);
+    client.request.timeout_ms = client.timeout_ms;
+    client.invoked_ms = now_ms_;
     client_send(client, random_node(proto::kNoNode));
   } else if (now_ms_ >= client.retry_at_ms) {
     trace("client " + client.id + " retries request " + std::to_string(client.request_id));
@@ -327,9 +500,7 @@ void Cluster::client_send(Client& client, NodeId node) {
   client.last_node = node;
   client.sent_to[client.last_route] = node;
   client.retry_at_ms = now_ms_ + client_wait_ms(client);
-  proto::ClientRequest request{client.id, client.request_id, client.timeout_ms,
-                               payload_of(client, client.request_id)};
-  network_.send(now_ms_, client.address, node, Channel::client, request,
+  network_.send(now_ms_, client.address, node, Channel::client, client.request,
                 core::ClientAddress{client.last_route, false});
 }
 
@@ -340,8 +511,11 @@ void Cluster::client_receive(Client& client, const std::string& route,
                        reply.request_id == client.request_id;
   if (!current) return;  // an answer to a request already accepted
   if (reply.status == proto::Status::ok) {
-    checker_.on_client_accept(payload_of(client, client.request_id), client.sent_to.at(route),
-                              reply);
+    checker_.on_client_accept(client.request, client.sent_to.at(route), reply);
+    record(client, check::Operation::Outcome::ok, &reply);
+    if (client.request.op == proto::Op::put || (client.request.op == proto::Op::cas && reply.found)) {
+      last_values_[client.request.key] = client.request.value;
+    }
     ++client_stats_.accepted;
     client.busy = false;
     client.idle_until_ms = now_ms_ + random_.between(0, 2 * config_.timing.heartbeat_ms);

@@ -27,6 +27,7 @@
 #include <utility>
 #include <vector>
 
+#include "check/linearizability.hpp"
 #include "core/node.hpp"
 #include "sim/checker.hpp"
 #include "sim/network.hpp"
@@ -92,6 +93,10 @@ class Cluster {
   bool clients_idle() const;
   std::string describe_busy_clients() const;
   const ClientStats& client_stats() const { return client_stats_; }
+  // Every client operation: what was asked, when, and what came back; the
+  // operations still open are recorded as unknown by finish_history().
+  const std::vector<check::Operation>& history() const { return history_; }
+  void finish_history();
 
   // The leader every node agrees on (all up, same term, one leader), if any.
   std::optional<NodeId> agreed_leader() const;
@@ -99,10 +104,22 @@ class Cluster {
   void note(const std::string& text) { trace(text); }
 
  private:
+  // What a node's disk holds once synced: term and vote (written at once,
+  // like the state file), the newest snapshot and the log after it.
+  struct Disk {
+    core::DurableState state;
+    std::uint64_t snapshot_index = 0;
+    Term snapshot_term = 0;
+    std::string snapshot;
+    std::vector<proto::Entry> log;
+  };
+
   struct Slot {
     NodeId id = proto::kNoNode;
     std::unique_ptr<core::Node> node;  // null while crashed
-    core::DurableState disk;
+    Disk disk;
+    std::vector<core::Action> unsynced;  // log writes since the last sync, in order
+    std::vector<core::Action> outbox;    // messages waiting for that sync
     bool crash_mid_step = false;
   };
 
@@ -117,6 +134,8 @@ class Cluster {
 
   struct Client {
     std::string id;
+    proto::ClientRequest request;  // the current or last request
+    std::uint64_t invoked_ms = 0;
     NodeId address = proto::kNoNode;
     bool busy = false;
     std::uint64_t request_id = 0;  // the current or last request
@@ -132,7 +151,11 @@ class Cluster {
   Slot& slot(NodeId node);
   void boot(Slot& slot);
   void step(Slot& slot, const core::Event& event);
+  void end_batch(Slot& slot);
   void carry_out(Slot& slot, const core::Action& action);
+  void send(Slot& slot, const core::Action& action);
+  void write(Slot& slot, const core::Action& action, std::size_t keep_entries);
+  void sync(Slot& slot);
   void deliver(Packet& packet);
   void deliver_connection_events();
   void announce_connections(NodeId node, bool connected);
@@ -141,7 +164,8 @@ class Cluster {
   void client_send(Client& client, NodeId node);
   void client_receive(Client& client, const std::string& route, const proto::ClientReply& reply);
   NodeId random_node(NodeId other_than);
-  std::string payload_of(const Client& client, std::uint64_t request_id) const;
+  proto::ClientRequest next_request(const Client& client);
+  void record(const Client& client, check::Operation::Outcome outcome, const proto::ClientReply* reply);
   std::uint64_t client_wait_ms(const Client& client) const;
   void trace(const std::string& text);
 
@@ -159,6 +183,8 @@ class Cluster {
   std::vector<Client> clients_;
   bool clients_active_ = true;
   ClientStats client_stats_;
+  std::vector<check::Operation> history_;
+  std::map<std::string, std::string> last_values_;  // what cas expects: a value some client wrote
   std::uint64_t now_ms_ = 0;
 };
 

@@ -149,7 +149,13 @@ class Run {
     fault_phase();
     if (failure_.empty() && !checker_.failed()) healed_phase();
     if (checker_.failed()) return "safety: " + checker_.failure();
-    return failure_;
+    if (!failure_.empty()) return failure_;
+    // Rule "linearizable": the clients' history, replies and all, fits one
+    // order of the operations that respects real time.
+    cluster_.finish_history();
+    const auto verdict = check::check(cluster_.history());
+    if (!verdict.linearizable && !verdict.exhausted) return "linearizability: " + verdict.explanation;
+    return {};
   }
 
   const Cluster& cluster() const { return cluster_; }
