@@ -407,14 +407,21 @@ TEST_CASE("a follower that learned a term from a heartbeat joins that term's ele
 
 // Found by relay-sim seed 6737: a leader that stepped down rejoined its own
 // term when a late ballot arrived, collected the same voters' re-published
-// votes and led the term a second time, numbering requests from seq 1 again.
+// votes and led the term a second time. With a log, a second tenure would
+// write a second noop of the same term at another index: two entries with
+// one (index, term) and different contents break log matching.
 TEST_CASE("a node leads a term at most once: not again after a check-quorum step-down") {
   Driver d(1, 3);
   d.become_leader(3);
   d.from_client("c", request("alice", 1));
-  REQUIRE(client_replies(d.last).front().seq == 1);
+  REQUIRE(written_entries(d.last).size() == 1);  // in its log, not answered: nobody acked it
+  CHECK(client_replies(d.last).empty());
   d.tick_until([](const Actions& a) { return !all_of<core::RoleChanged>(a).empty(); });
   REQUIRE(d.node.role() == Role::follower);
+  // The write it held is answered as it steps down, never left waiting.
+  const auto replies = client_replies(d.last);
+  REQUIRE(replies.size() == 1);
+  CHECK(replies[0].status == Status::unknown);
 
   // Candidates of term 1 that never heard it lead re-publish their ballots
   // and their votes for it (or the network delivers them late).
@@ -424,10 +431,14 @@ TEST_CASE("a node leads a term at most once: not again after a check-quorum step
   CHECK(d.node.role() != Role::leader);
   CHECK(d.node.term() == 1);
 
-  // It may lead a later term, with seq starting over in that term.
+  // It may lead a later term, which it opens with a noop of its own.
+  const auto last_index = d.node.log().last_index();
   d.become_leader(3);
   REQUIRE(d.node.role() == Role::leader);
   CHECK(d.node.term() == 2);
+  REQUIRE(d.node.log().last_index() == last_index + 1);
+  CHECK(d.node.log().at(last_index + 1).term == 2);
+  CHECK(d.node.log().at(last_index + 1).op == proto::Op::noop);
 }
 
 TEST_CASE("a node leads a term at most once: not again after a restart in that term") {
@@ -469,6 +480,83 @@ TEST_CASE("a leader that says it stepped down is replaced within two heartbeats,
   d.tick_until_pre_vote();
   CHECK(d.ticked <= 2 * kHeartbeatTicks);
   CHECK(d.node.leader() == proto::kNoNode);
+}
+
+// ---- elections with logs (docs/replication.md, "Election with logs") ----
+
+// Node `self` of a 3-node cluster restarted in `term` with a log whose entry i
+// has term terms[i-1].
+Driver with_log(NodeId self, Term term, const std::vector<Term>& terms, std::uint64_t seed = kSeed) {
+  return Driver(options(self, 3), core::Restored{{term, proto::kNoNode}, 0, 0, {}, log_of_terms(terms)}, seed);
+}
+
+TEST_CASE("a ballot with a fresher log wins over a higher random ballot") {
+  SUBCASE("a higher last term beats a longer log and a higher ballot") {
+    Driver d(1, 3);
+    d.become_candidate({2});
+    d.hear(Ballot{1, 3, kMaxBallot, 0, 7});
+    d.hear(Ballot{1, 2, 0, 1, 1});
+    const auto votes = published<Vote>(d.last);
+    REQUIRE(votes.size() == 1);
+    CHECK(votes[0].candidate == 2);
+  }
+  SUBCASE("with the same last term, the longer log wins") {
+    Driver d(1, 3);
+    d.become_candidate({2});
+    d.hear(Ballot{1, 3, kMaxBallot, 0, 0});
+    d.hear(Ballot{1, 2, 0, 0, 0});  // equally fresh: the random ballot decides
+    REQUIRE(published<Vote>(d.last).size() == 1);
+    CHECK(published<Vote>(d.last)[0].candidate == 3);
+
+    auto e = with_log(1, 2, {1, 2});
+    e.become_candidate({2});
+    REQUIRE(e.node.term() == 3);
+    e.hear(Ballot{3, 3, kMaxBallot, 2, 2});
+    e.hear(Ballot{3, 2, 0, 2, 3});
+    REQUIRE(published<Vote>(e.last).size() == 1);
+    CHECK(published<Vote>(e.last)[0].candidate == 2);
+  }
+  SUBCASE("a candidate whose own log is fresher votes for itself against any ballot") {
+    auto d = with_log(1, 2, {1, 2});
+    d.become_candidate({2});
+    const auto own = published<Ballot>(d.last);
+    REQUIRE(own.size() == 1);
+    CHECK(own[0].last_log_term == 2);
+    CHECK(own[0].last_log_index == 2);
+    d.hear(Ballot{3, 2, kMaxBallot, 1, 9});
+    d.hear(Ballot{3, 3, kMaxBallot, 2, 1});
+    REQUIRE(published<Vote>(d.last).size() == 1);
+    CHECK(published<Vote>(d.last)[0].candidate == 1);
+  }
+}
+
+TEST_CASE("a pre-vote from a node with a staler log is not granted; an equally fresh or fresher one is") {
+  auto d = with_log(2, 2, {1, 2, 2});
+  d.tick(2 * kElectionTimeoutTicks);  // no leader for an election timeout
+  d.hear(PreVote{3, 3, 2, 2});        // same last term, shorter
+  CHECK(published<PreVoteGrant>(d.last).empty());
+  d.hear(PreVote{3, 3, 1, 9});        // longer, but an older last term
+  CHECK(published<PreVoteGrant>(d.last).empty());
+  d.hear(PreVote{3, 3, 2, 3});        // as fresh
+  CHECK(published<PreVoteGrant>(d.last).size() == 1);
+  d.hear(PreVote{4, 1, 3, 1});        // a newer last term
+  CHECK(published<PreVoteGrant>(d.last).size() == 1);
+  CHECK(d.node.term() == 2);
+}
+
+TEST_CASE("a node publishes its log's last term and index in its pre-vote and its ballot") {
+  auto d = with_log(1, 2, {1, 1, 2});
+  d.tick_until_pre_vote();
+  const auto pre_votes = published<PreVote>(d.last);
+  REQUIRE(pre_votes.size() == 1);
+  CHECK(pre_votes[0].last_log_term == 2);
+  CHECK(pre_votes[0].last_log_index == 3);
+  d.hear(PreVoteGrant{3, 2, 1});
+  const auto ballots = published<Ballot>(d.last);
+  REQUIRE(ballots.size() == 1);
+  CHECK(ballots[0].term == 3);
+  CHECK(ballots[0].last_log_term == 2);
+  CHECK(ballots[0].last_log_index == 3);
 }
 
 }  // TEST_SUITE

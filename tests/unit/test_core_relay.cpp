@@ -1,6 +1,7 @@
 // The request path of the core, one test per rule (docs/protocol.md): the
-// leader executes, a follower relays one hop, held requests wait for a leader
-// or their deadline, and each (client_id, request_id) is executed once.
+// leader takes a request into its log and answers once it is applied, a
+// follower relays one hop, held requests wait for a leader or their deadline,
+// and each (client_id, request_id) is applied once.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -23,7 +24,7 @@ std::vector<std::pair<NodeId, Relay>> relays_sent(const Actions& actions) {
 }
 
 // The leader's answer to a relay, as the leader would build it.
-RelayReply leader_answer(const Relay& relay, NodeId leader, Term term, std::uint64_t seq) {
+RelayReply leader_answer(const Relay& relay, NodeId leader, Term term, std::uint64_t index) {
   ClientReply reply;
   reply.client_id = relay.request.client_id;
   reply.request_id = relay.request.request_id;
@@ -32,17 +33,18 @@ RelayReply leader_answer(const Relay& relay, NodeId leader, Term term, std::uint
   reply.relayed_by = relay.from;
   reply.answered_by = leader;
   reply.term = term;
-  reply.seq = seq;
+  reply.index = index;
   reply.leader_hint = leader;
-  reply.message = relay.request.message;
   return RelayReply{relay.relay_id, reply};
 }
 
-// Node 1 as the leader of term 1 in a 3-node cluster.
+// Node 1 as the leader of term 1 in a 3-node cluster whose followers said
+// hello and hold its noop (index 1, committed).
 Driver leader() {
   Driver d(1, 3);
-  d.become_leader(3);
+  d.lead();
   REQUIRE(d.node.role() == Role::leader);
+  REQUIRE(d.node.commit_index() == 1);
   return d;
 }
 
@@ -58,9 +60,13 @@ Driver follower() {
 
 TEST_SUITE("core relay") {
 
-TEST_CASE("the leader executes a request itself and says so in the reply") {
+TEST_CASE("the leader answers a request it received once a follower holds it, and says so in the reply") {
   auto d = leader();
   d.from_client("c", request("alice", 1, 0, "ping"));
+  CHECK(client_replies(d.last).empty());
+  const auto appends = appends_to(d.last, 2);
+  REQUIRE(appends.size() == 1);
+  d.ack(2, appends[0]);
   const auto replies = client_replies(d.last);
   REQUIRE(replies.size() == 1);
   CHECK(replies[0].status == Status::ok);
@@ -69,9 +75,11 @@ TEST_CASE("the leader executes a request itself and says so in the reply") {
   CHECK(replies[0].received_by == 1);
   CHECK(replies[0].relayed_by == proto::kNoNode);
   CHECK(replies[0].answered_by == 1);
+  CHECK(replies[0].leader_hint == 1);
   CHECK(replies[0].term == 1);
-  CHECK(replies[0].seq == 1);
-  CHECK(replies[0].message == "ping");
+  CHECK(replies[0].index == 2);     // after the noop
+  CHECK(replies[0].position == 1);  // the first message of the stream
+  CHECK(replies[0].message.empty());
   CHECK(all_of<core::ReplyToClient>(d.last).front().to.route == "c");
 }
 
@@ -83,20 +91,22 @@ TEST_CASE("a follower relays to the leader, one hop, and routes the answer back"
   CHECK(relays[0].first == 1);
   CHECK(relays[0].second.from == 2);
   CHECK(relays[0].second.remaining_ms == kRequestTimeoutTicks);
-  CHECK(relays[0].second.request.message == "ping");
+  CHECK(relays[0].second.request.value == "ping");
+  CHECK(relays[0].second.request.op == Op::append);
   CHECK(client_replies(d.last).empty());
 
-  d.from_peer(1, leader_answer(relays[0].second, 1, 1, 1));
+  d.from_peer(1, leader_answer(relays[0].second, 1, 1, 7));
   const auto replies = client_replies(d.last);
   REQUIRE(replies.size() == 1);
   CHECK(replies[0].status == Status::ok);
   CHECK(replies[0].received_by == 2);
   CHECK(replies[0].relayed_by == 2);
   CHECK(replies[0].answered_by == 1);
+  CHECK(replies[0].index == 7);
   CHECK(d.node.pending() == 0);
 
   // A duplicate of the answer finds nothing to answer.
-  d.from_peer(1, leader_answer(relays[0].second, 1, 1, 1));
+  d.from_peer(1, leader_answer(relays[0].second, 1, 1, 7));
   CHECK(client_replies(d.last).empty());
 }
 
@@ -114,17 +124,21 @@ TEST_CASE("a relay that reaches a non-leader is answered not_leader with a hint,
   CHECK(d.node.pending() == 0);
 }
 
-TEST_CASE("the leader answers a relay and names the relaying node") {
+TEST_CASE("the leader answers a relay once it is applied, and names the relaying node") {
   auto d = leader();
   d.from_peer(2, Relay{2, 5, 500, request("alice", 1, 0, "ping")});
+  CHECK(messages<RelayReply, core::ReplyToPeer>(d.last).empty());
+  d.ack(3, appends_to(d.last, 3).at(0));  // any follower makes the majority
   const auto answers = messages<RelayReply, core::ReplyToPeer>(d.last);
   REQUIRE(answers.size() == 1);
+  CHECK(all_of<core::ReplyToPeer>(d.last).back().to == 2);
+  CHECK(all_of<core::ReplyToPeer>(d.last).back().route == route_of(2));
   CHECK(answers[0].relay_id == 5);
   CHECK(answers[0].reply.status == Status::ok);
   CHECK(answers[0].reply.received_by == 2);
   CHECK(answers[0].reply.relayed_by == 2);
   CHECK(answers[0].reply.answered_by == 1);
-  CHECK(answers[0].reply.seq == 1);
+  CHECK(answers[0].reply.index == 2);
 
   d.from_peer(2, Relay{2, 6, 0, request("alice", 2)});  // its deadline passed on the way
   CHECK(messages<RelayReply, core::ReplyToPeer>(d.last).front().reply.status == Status::timeout);
@@ -179,28 +193,59 @@ TEST_CASE("a relay that could not leave the node is sent again with the next hea
   CHECK(relays_sent(again)[0].second.relay_id == relays[0].second.relay_id);
 }
 
-TEST_CASE("relays to a leader whose connection closed are answered unknown at once") {
+// The exactly-once table is replicated state: the next leader does not apply
+// again what the former one committed, so the relay is safe to send again.
+TEST_CASE("relays to a leader whose connection closed are re-sent to the next leader") {
   Driver d(2, 3);
   d.follow(3, 1);
   d.from_client("c", request("alice", 1));
-  REQUIRE(relays_sent(d.last).size() == 1);
+  const auto first = relays_sent(d.last);
+  REQUIRE(first.size() == 1);
   d.step(core::PeerConnection{3, false});
-  const auto replies = client_replies(d.last);
-  REQUIRE(replies.size() == 1);
-  CHECK(replies[0].status == Status::unknown);
+  CHECK(client_replies(d.last).empty());
+  CHECK(relays_sent(d.last).empty());
+  CHECK(d.node.leader() == proto::kNoNode);
+  CHECK(d.node.pending() == 1);
+
+  d.follow(1, 2);
+  const auto again = relays_sent(d.last);
+  REQUIRE(again.size() == 1);
+  CHECK(again[0].first == 1);
+  CHECK(again[0].second.relay_id == first[0].second.relay_id);
+  CHECK(again[0].second.request.client_id == "alice");
+  CHECK(again[0].second.request.request_id == 1);
+
+  // A late answer from the former leader is not taken for the new one's.
+  d.from_peer(3, leader_answer(first[0].second, 3, 1, 2));
+  CHECK(client_replies(d.last).empty());
+  d.from_peer(1, leader_answer(again[0].second, 1, 2, 2));
+  REQUIRE(client_replies(d.last).size() == 1);
+  CHECK(client_replies(d.last)[0].answered_by == 1);
   CHECK(d.node.pending() == 0);
 }
 
-TEST_CASE("a held request is executed by its node when that node becomes the leader") {
+TEST_CASE("a held request goes into the log of its node when that node becomes the leader") {
   Driver d(1, 3);
   d.from_client("c", request("alice", 1));
   d.become_leader(3);
   REQUIRE(d.node.role() == Role::leader);
+  CHECK(client_replies(d.last).empty());
+  CHECK(d.node.pending() == 0);  // no longer held: it waits in the log
+  const auto written = written_entries(d.last);
+  REQUIRE(written.size() == 2);
+  CHECK(written[0].op == Op::noop);
+  CHECK(written[1].client_id == "alice");
+  CHECK(written[1].index == 2);
+
+  const auto to_2 = appends_to(d.hello(2), 2);
+  REQUIRE(to_2.size() == 1);
+  CHECK(to_2[0].entries.size() == 2);
+  d.ack(2, to_2[0]);
   const auto replies = client_replies(d.last);
   REQUIRE(replies.size() == 1);
   CHECK(replies[0].status == Status::ok);
   CHECK(replies[0].answered_by == 1);
-  CHECK(d.node.pending() == 0);
+  CHECK(replies[0].index == 2);
 }
 
 TEST_CASE("a held request is answered unavailable at its deadline; a relayed one timeout") {
@@ -250,66 +295,80 @@ TEST_CASE("when the leader changes, no pending request is silently dropped") {
   CHECK(relays_sent(d.last).empty());
 
   d.follow(3, 2);
-  // The held request goes to the new leader. The one relayed to the former
-  // leader may have been executed there: it is either re-sent or answered
-  // with an explicit, retryable status.
+  // Both go to the new leader: the held one, and the one relayed to the
+  // former leader (which may have committed it: the new leader's
+  // exactly-once table then answers it without applying it again).
   const auto relays = relays_sent(d.last);
-  const auto replies = client_replies(d.last);
-  std::size_t accounted = 0;
-  for (const auto& [to, relay] : relays) {
-    CHECK(to == 3);
-    accounted += relay.request.client_id == "bob" || relay.request.client_id == "alice" ? 1 : 0;
-  }
-  for (const auto& reply : replies) {
-    CHECK(reply.client_id == "alice");
-    CHECK(reply.status != Status::ok);
-    CHECK(reply.status != Status::bad_request);
-    ++accounted;
-  }
-  CHECK(accounted == 2);
+  CHECK(client_replies(d.last).empty());
+  REQUIRE(relays.size() == 2);
+  for (const auto& [to, relay] : relays) CHECK(to == 3);
+  CHECK(std::any_of(relays.begin(), relays.end(),
+                    [](const auto& sent) { return sent.second.request.client_id == "alice"; }));
   CHECK(std::any_of(relays.begin(), relays.end(),
                     [](const auto& sent) { return sent.second.request.client_id == "bob"; }));
+  CHECK(d.node.pending() == 2);
 }
 
-TEST_CASE("the leader executes each (client_id, request_id) once; a retry gets the original reply") {
+// Sends `r` to leader `d` as a client and acks it from node 2; returns the reply.
+proto::ClientReply commit_one(Driver& d, proto::ClientRequest r, const std::string& route = "c") {
+  d.from_client(route, std::move(r));
+  for (const auto& append : appends_to(d.last, 2)) d.ack(2, append);
+  const auto replies = client_replies(d.last);
+  REQUIRE(replies.size() == 1);
+  return replies[0];
+}
+
+TEST_CASE("the leader applies each (client_id, request_id) once; a retry gets the original reply") {
   auto d = leader();
-  d.from_client("c/1", request("alice", 1, 0, "first"));
-  const auto original = client_replies(d.last).front();
-  d.from_client("c/2", request("alice", 2, 0, "second"));
-  CHECK(client_replies(d.last).front().seq == 2);
+  const auto original = commit_one(d, request("alice", 1, 0, "first"), "c/1");
+  CHECK(original.index == 2);
+  CHECK(original.position == 1);
+  CHECK(commit_one(d, request("alice", 2, 0, "second"), "c/2").position == 2);
 
   d.from_client("c/3", request("alice", 1, 0, "first"));  // a retry, straight to the leader
-  const auto retry = client_replies(d.last).front();
+  const auto retry = client_replies(d.last).at(0);
+  CHECK(written_entries(d.last).empty());
   CHECK(retry.status == Status::ok);
-  CHECK(retry.seq == original.seq);
+  CHECK(retry.index == original.index);
+  CHECK(retry.position == original.position);
   CHECK(retry.term == original.term);
-  CHECK(retry.message == "first");
 
   d.from_peer(3, Relay{3, 1, 500, request("alice", 1, 0, "first")});  // a retry, relayed
-  const auto relayed_retry = messages<RelayReply, core::ReplyToPeer>(d.last).front().reply;
-  CHECK(relayed_retry.seq == original.seq);
+  const auto relayed_retry = messages<RelayReply, core::ReplyToPeer>(d.last).at(0).reply;
+  CHECK(written_entries(d.last).empty());
+  CHECK(relayed_retry.index == original.index);
+  CHECK(relayed_retry.position == original.position);
   CHECK(relayed_retry.relayed_by == 3);
 
-  d.from_client("c/4", request("bob", 1));  // the same request id from another client is new
-  CHECK(client_replies(d.last).front().seq == 3);
+  // The same request id from another client is a new request.
+  const auto bob = commit_one(d, request("bob", 1), "c/4");
+  CHECK(bob.index == 4);
+  CHECK(bob.position == 3);
   CHECK(d.node.status(0).executed == 3);
+  CHECK(d.node.machine().stream_length() == 3);
+  CHECK(d.node.log().last_index() == 4);
 }
 
-TEST_CASE("seq increases by one without gaps within a term and restarts with a new term") {
+TEST_CASE("log indexes go on without gaps across terms; a new term starts with its noop") {
   auto d = leader();
   for (std::uint64_t i = 1; i <= 5; ++i) {
-    d.from_client("c", request("alice", i));
-    CHECK(client_replies(d.last).front().seq == i);
+    CHECK(commit_one(d, request("alice", i)).index == i + 1);
   }
   d.hear(proto::Heartbeat{2, 3, Role::candidate, proto::kNoNode});  // steps down
   REQUIRE(d.node.role() != Role::leader);
   d.become_leader(3);
   REQUIRE(d.node.role() == Role::leader);
   REQUIRE(d.node.term() == 3);
-  d.from_client("c", request("alice", 6));
-  const auto reply = client_replies(d.last).front();
+  REQUIRE(d.node.log().last_index() == 7);
+  CHECK(d.node.log().at(7).op == Op::noop);
+  CHECK(d.node.log().at(7).term == 3);
+  // Its followers learn of the new term and say hello again; node 2 holds 1..6.
+  for (const auto& append : appends_to(d.hello(2, 6), 2)) d.ack(2, append);
+  CHECK(d.node.commit_index() == 7);
+  const auto reply = commit_one(d, request("alice", 6));
   CHECK(reply.term == 3);
-  CHECK(reply.seq == 1);
+  CHECK(reply.index == 8);
+  CHECK(reply.position == 6);
 }
 
 TEST_CASE("a node answers overloaded when its pending table is full") {
@@ -355,16 +414,27 @@ TEST_CASE("a relay reply that answers another request is ignored") {
   CHECK(d.node.pending() == 1);
 }
 
-TEST_CASE("the exactly-once table keeps no payload; a retry gets the original answer and its own payload") {
-  Driver d(1, 3);
-  d.become_leader(3);
-  d.from_client("c", request("alice", 1, 0, std::string(1000, 'x')));
-  const auto first = client_replies(d.last).at(0);
-  d.from_client("c", request("alice", 1, 0, std::string(1000, 'x')));
-  const auto retry = client_replies(d.last).at(0);
-  CHECK(retry.seq == first.seq);
-  CHECK(retry.term == first.term);
-  CHECK(retry.message == first.message);
+TEST_CASE("a retry of a request still in the log waits for that entry; both are answered from it") {
+  auto d = leader();
+  d.from_client("c/1", put("alice", 1, "k", std::string(1000, 'x')));
+  const auto appends = appends_to(d.last, 2);
+  REQUIRE(appends.size() == 1);
+  d.from_client("c/2", put("alice", 1, "k", std::string(1000, 'x')));
+  CHECK(client_replies(d.last).empty());
+  CHECK(written_entries(d.last).empty());  // no second entry
+  CHECK(d.node.log().last_index() == 2);
+
+  d.ack(2, appends[0]);
+  const auto replies = client_replies(d.last);
+  REQUIRE(replies.size() == 2);
+  for (const auto& reply : replies) {
+    CHECK(reply.status == Status::ok);
+    CHECK(reply.index == 2);
+    CHECK(reply.value.empty());  // a put's answer carries no payload back
+  }
+  std::vector<std::string> routes;
+  for (const auto& r : all_of<core::ReplyToClient>(d.last)) routes.push_back(r.to.route);
+  CHECK(routes == std::vector<std::string>{"c/1", "c/2"});
 }
 
 TEST_CASE("a client message that is not a request is answered bad_request by the receiver") {
@@ -400,7 +470,8 @@ TEST_CASE("a status reply describes the node") {
   CHECK(s.pending == 1);
 
   auto l = leader();
-  l.from_client("c", request("alice", 1));
+  commit_one(l, request("alice", 1));
+  l.from_client("c", request("alice", 2));  // in the log, not committed
   l.from_client("s", proto::StatusRequest{78});
   const auto leader_status = messages<proto::StatusReply, core::ReplyToClient>(l.last).front();
   CHECK(leader_status.role == Role::leader);
@@ -408,7 +479,10 @@ TEST_CASE("a status reply describes the node") {
   CHECK(leader_status.voted_for == 1);
   CHECK(leader_status.elections == 1);
   CHECK(leader_status.heartbeat_age_ms == 0);
-  CHECK(leader_status.executed == 1);
+  CHECK(leader_status.executed == 2);
+  CHECK(leader_status.last_index == 3);
+  CHECK(leader_status.commit_index == 2);
+  CHECK(leader_status.applied_index == 2);
   CHECK(leader_status.leaderless_ms == l.node.now());  // every tick before it won
 }
 
