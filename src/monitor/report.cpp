@@ -64,7 +64,7 @@ std::string request_json(const ReportModel& model, const RequestPath& r) {
   o.field("req", r.client_id + "#" + std::to_string(r.request_id)).field("path", r.path_text(" -> ")).field("status", r.status);
   o.field("t0", ms_since(model, r.started_us)).field("latency_ms", static_cast<double>(r.latency_us) / 1000.0);
   o.field("received_by", r.received_by).field("relayed_by", r.relayed_by).field("answered_by", r.answered_by);
-  o.field("term", r.term).field("seq", r.seq);
+  o.field("term", r.term).field("index", r.index).field("op", r.op);
   return o.str();
 }
 

@@ -8,9 +8,12 @@
 // latency is the receiving node's own clock from arrival to answer, so it
 // does not depend on clocks agreeing across machines.
 //
-// Exactly once: a leader answers a retry with the original (answered_by,
-// term, seq). An ok answer to the same (client_id, request_id) with a
-// different triple means it was executed twice.
+// Exactly once: a write is applied at one log index, and a retry of it is
+// answered from the replicated exactly-once table with that original index,
+// by whichever leader it reaches. An ok answer to a write's (client_id,
+// request_id) at a different index means it was applied twice. Reads are not
+// in the log and a retried read is simply read again (a new read index), so
+// they are not checked; neither is a request whose op no tap showed.
 #pragma once
 
 #include <cstdint>
@@ -37,7 +40,8 @@ struct RequestPath {
   proto::NodeId relayed_by = proto::kNoNode;
   proto::NodeId answered_by = proto::kNoNode;
   proto::Term term = 0;
-  std::uint64_t seq = 0;
+  std::uint64_t index = 0;         // log index of the write, or the read index
+  std::string op;                  // append, put, get, del, cas, read (from the request)
 
   // "client → 2 → 1 → 2 → client"; JSON output uses " -> " (it escapes non-ASCII).
   std::string path_text(std::string_view arrow = " → ") const;
@@ -58,18 +62,30 @@ class Requests {
 
  private:
   using Key = std::tuple<std::string, std::uint64_t, proto::NodeId>;  // client, request, receiver
-  using Execution = std::tuple<proto::NodeId, proto::Term, std::uint64_t>;  // answered_by, term, seq
+  // The ok answers seen for one (client_id, request_id): the first one, and
+  // whether a different index has been reported already.
+  struct Executions {
+    std::string op;  // from the request's taps; empty until one was seen
+    bool answered = false;
+    std::uint64_t first_index = 0;
+    proto::NodeId first_by = proto::kNoNode;
+    proto::Term first_term = 0;
+    std::vector<std::uint64_t> alarmed;  // other indexes already raised
+  };
+  using RequestId = std::pair<std::string, std::uint64_t>;
 
   void on_arrival(const Event& event, const Line& line);
   void on_relay(const Event& event, const Line& line);
   void on_relay_reply(const Event& event, const Line& line);
   void on_answer(const Event& event, const Line& line, std::vector<Finding>& out);
   void check_execution(const Event& event, const Line& line, std::vector<Finding>& out, std::vector<Alarm>& alarms);
+  Executions& executions_of(const RequestId& id);
+  void note_op(const Line& line);
 
   std::map<Key, RequestPath> active_;
   std::deque<RequestPath> completed_;
-  std::map<std::pair<std::string, std::uint64_t>, std::vector<Execution>> executed_;  // distinct answers
-  std::deque<std::pair<std::string, std::uint64_t>> executed_order_;  // oldest first, for eviction
+  std::map<RequestId, Executions> executed_;  // requests seen, with their ok answers
+  std::deque<RequestId> executed_order_;      // oldest first, for eviction
 };
 
 }  // namespace relay::monitor

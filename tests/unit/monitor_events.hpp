@@ -40,15 +40,17 @@ class Stream {
   std::uint64_t seq_[16] = {};
 };
 
-inline proto::ClientRequest request(const std::string& client, std::uint64_t id) {
-  return proto::ClientRequest{client, id, 2000, "hello"};
+// An append of "hello" to the stream (a write), or another op on key "k".
+inline proto::ClientRequest request(const std::string& client, std::uint64_t id, proto::Op op = proto::Op::append) {
+  return proto::ClientRequest{client, id, 2000, op, op == proto::Op::append ? "" : "k", "hello", "", 0, 0};
 }
 
+// The ok answer to a request, applied (or, for a read, read) at log `index`.
 inline proto::ClientReply ok_reply(const std::string& client, std::uint64_t id, proto::NodeId received_by,
                                    proto::NodeId relayed_by, proto::NodeId answered_by, proto::Term term,
-                                   std::uint64_t seq) {
-  return proto::ClientReply{client, id, proto::Status::ok, received_by, relayed_by, answered_by,
-                            term,   seq, answered_by,      "hello"};
+                                   std::uint64_t index) {
+  return proto::ClientReply{client, id, proto::Status::ok, received_by, relayed_by, answered_by, term, index,
+                            answered_by, "", false, "", 0, {}};
 }
 
 }  // namespace relay::monitor::testing

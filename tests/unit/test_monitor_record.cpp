@@ -35,7 +35,7 @@ RecordHeader header() {
 }
 
 TEST_CASE("parse_line reads describe() lines back, payloads included") {
-  const auto line = parse_line(proto::describe(proto::ClientRequest{"c 1\"x", 17, 2000, "a \"b\"\n\x01"}));
+  const auto line = parse_line(proto::describe(proto::ClientRequest{"c 1\"x", 17, 2000, proto::Op::append, "", "a \"b\"\n\x01", "", 0, 0}));
   CHECK(line.type == "client_request");
   CHECK(line.text("client") == "c 1\"x");
   CHECK(line.number("req") == 17);
@@ -46,7 +46,7 @@ TEST_CASE("parse_line reads describe() lines back, payloads included") {
 }
 
 TEST_CASE("parse_line: a cut payload, and a role change's reason in words") {
-  const auto cut = parse_line(proto::describe(proto::ClientRequest{"c", 1, 0, std::string(100, 'x')}));
+  const auto cut = parse_line(proto::describe(proto::ClientRequest{"c", 1, 0, proto::Op::append, "", std::string(100, 'x'), "", 0, 0}));
   CHECK(cut.text("msg") == std::string(40, 'x'));
   CHECK(cut.number("timeout_ms") == 0);
   const auto role = parse_line("leader term=3 leader=1 reason=won the election");

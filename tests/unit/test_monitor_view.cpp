@@ -161,7 +161,7 @@ TEST_CASE("a relayed request's path does not depend on the leader's taps arrivin
   CHECK(view.requests().completed().back().path_text(" -> ") == "client -> 3 -> 1 -> 3 -> client");
 }
 
-TEST_CASE("alarm: a request executed twice, but not a retry answered from the leader's table") {
+TEST_CASE("alarm: a write applied at two log indexes, but not a retry answered from the table") {
   Stream s;
   ClusterView view(three_nodes(), s.now_us);
   settle(view, s);
@@ -170,29 +170,65 @@ TEST_CASE("alarm: a request executed twice, but not a retry answered from the le
   // The retry comes back with the original answer: exactly once holds.
   feed(view, s.tap(1, "in", "client", 0, request("c1", 5)));
   feed(view, s.tap(1, "out", "client", 0, ok_reply("c1", 5, 1, 0, 1, 1, 3)));
+  // A new leader answers a retry from the replicated table: the original
+  // index, though another node answers in another term. Still exactly once.
+  feed(view, s.tap(2, "in", "client", 0, request("c1", 5)));
+  feed(view, s.tap(2, "out", "client", 0, ok_reply("c1", 5, 2, 0, 2, 2, 3)));
   CHECK(view.alarm_count() == 0);
-  // A new leader executes it again: a second seq in another term.
+  // A leader applies it again: a second index.
   feed(view, s.tap(3, "in", "client", 0, request("c1", 5)));
-  const auto findings = feed(view, s.tap(3, "out", "client", 0, ok_reply("c1", 5, 3, 0, 3, 2, 1)));
+  const auto findings = feed(view, s.tap(3, "out", "client", 0, ok_reply("c1", 5, 3, 0, 3, 3, 9)));
   REQUIRE(alarms_of(view, kExecutedTwice) == 1);
   const auto& alarm = view.alarms().back();
   CHECK(alarm.request == "c1#5");
   CHECK(alarm.node == 3);
   CHECK(alarm.other == 1);
-  CHECK(alarm.term == 2);
+  CHECK(alarm.term == 3);
+  CHECK(alarm.text.find("index 3") != std::string::npos);
+  CHECK(alarm.text.find("index 9") != std::string::npos);
   CHECK(count_kind(findings, "alarm") == 1);
-  // Each distinct execution is raised once.
-  feed(view, s.tap(3, "out", "client", 0, ok_reply("c1", 5, 3, 0, 3, 2, 1)));
+  // Each distinct index is raised once.
+  feed(view, s.tap(3, "out", "client", 0, ok_reply("c1", 5, 3, 0, 3, 3, 9)));
   feed(view, s.tap(1, "out", "client", 0, ok_reply("c1", 5, 1, 0, 1, 1, 3)));
   CHECK(alarms_of(view, kExecutedTwice) == 1);
 }
 
-TEST_CASE("alarm: executed twice within one term by the same leader (two seqs)") {
+TEST_CASE("alarm: a write applied twice by the same leader in one term, seen in its relay replies") {
   Stream s;
   ClusterView view(three_nodes(), s.now_us);
+  // The leader's own taps: the relays tell it the op, the replies the indexes.
+  const proto::Relay first{2, 1, 1500, request("c9", 1, proto::Op::put)};
+  const proto::Relay second{3, 2, 1500, request("c9", 1, proto::Op::put)};
+  feed(view, s.tap(1, "in", "peer", 2, first));
   feed(view, s.tap(1, "out", "peer", 2, proto::RelayReply{1, ok_reply("c9", 1, 2, 2, 1, 4, 10)}));
+  feed(view, s.tap(1, "in", "peer", 3, second));
   feed(view, s.tap(1, "out", "peer", 3, proto::RelayReply{2, ok_reply("c9", 1, 3, 3, 1, 4, 11)}));
   CHECK(alarms_of(view, kExecutedTwice) == 1);
+}
+
+TEST_CASE("no alarm: a read retried is read again at a new read index") {
+  Stream s;
+  ClusterView view(three_nodes(), s.now_us);
+  settle(view, s);
+  for (const proto::Op op : {proto::Op::get, proto::Op::read}) {
+    const std::uint64_t id = op == proto::Op::get ? 1 : 2;
+    feed(view, s.tap(1, "in", "client", 0, request("r1", id, op)));
+    feed(view, s.tap(1, "out", "client", 0, ok_reply("r1", id, 1, 0, 1, 1, 4)));
+    feed(view, s.tap(2, "in", "client", 0, request("r1", id, op)));
+    feed(view, s.tap(2, "out", "client", 0, ok_reply("r1", id, 2, 2, 1, 1, 7)));
+  }
+  CHECK(view.alarm_count() == 0);
+  CHECK(view.requests().completed().back().op == "read");
+  CHECK(view.requests().completed().back().index == 7);
+}
+
+TEST_CASE("no alarm: answers to a request whose op no tap showed are not compared") {
+  Stream s;
+  ClusterView view(three_nodes(), s.now_us);
+  // Joined late: only the answers are seen. It may have been a read.
+  feed(view, s.tap(1, "out", "peer", 2, proto::RelayReply{1, ok_reply("c8", 1, 2, 2, 1, 4, 10)}));
+  feed(view, s.tap(1, "out", "peer", 3, proto::RelayReply{2, ok_reply("c8", 1, 3, 3, 1, 4, 11)}));
+  CHECK(view.alarm_count() == 0);
 }
 
 TEST_CASE("alarm: a gap in a node's tap sequence says how many events were missed") {
