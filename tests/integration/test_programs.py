@@ -15,6 +15,9 @@ import relay_proto as proto
 from harness import binary, observe, report, run_program, wait_until
 
 PROGRAMS = ("relay-node", "relay-cluster", "relay-client")
+# The one log line a restarting node writes before it binds its sockets.
+RESTORE_LINE = re.compile(r"^\d\d:\d\d:\d\d\.\d{3} info  node \d+: "
+                          r"log holds entries \d+\.\.\d+ after a snapshot at \d+$")
 
 
 def program_args(program, config):
@@ -131,19 +134,42 @@ class ConfigErrorTest(harness.ClusterTest):
 
 class StartupErrorTest(harness.ClusterTest):
 
+    def assert_one_error_line(self, stderr, *words):
+        """A start-up failure is one line naming what failed ("relay-node:
+        ..."), the last one. A node that restarts logs what its log holds
+        before it binds (an info line); nothing else may come before the error."""
+        lines = stderr.strip().splitlines()
+        self.assertTrue(lines, "no error message")
+        error = lines[-1]
+        self.assertTrue(error.startswith("relay-node: "), stderr)
+        for word in words:
+            self.assertIn(word, error)
+        others = [line for line in lines[:-1] if not RESTORE_LINE.match(line)]
+        self.assertEqual(others, [], f"more than the error line: {stderr!r}")
+
     def test_port_in_use_is_reported_by_endpoint(self):
         cluster = self.cluster(1)
-        for key in harness.ENDPOINT_KEYS:
-            endpoint = cluster.endpoint(1, key)
-            port = int(endpoint.rsplit(":", 1)[1])
-            with self.subTest(key=key), socket.socket() as squatter:
-                squatter.bind(("127.0.0.1", port))
-                squatter.listen()
-                result = run_bounded(self, [binary("relay-node"), "--config", cluster.config, "--id", "1"])
-                self.assertNotEqual(result.returncode, 0, f"relay-node started with {key} port taken")
-                self.assertEqual(len(result.stderr.strip().splitlines()), 1, result.stderr)
-                self.assertIn(endpoint, result.stderr)
-        report(f"example: {result.stderr.strip()}")
+        for restarted in (False, True):
+            if restarted:
+                # The same node again, now with a log on disk (the noop of its term).
+                cluster.start(1)
+                cluster.wait_for_leader()
+                self.assertEqual(cluster.stop(1)[0], 0)
+            for key in harness.ENDPOINT_KEYS:
+                endpoint = cluster.endpoint(1, key)
+                port = int(endpoint.rsplit(":", 1)[1])
+                with self.subTest(key=key, restarted=restarted), socket.socket() as squatter:
+                    # The port may be in TIME_WAIT after the run above; a
+                    # listener still keeps everyone else off it.
+                    squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    squatter.bind(("127.0.0.1", port))
+                    squatter.listen()
+                    result = run_bounded(self, [binary("relay-node"), "--config", cluster.config, "--id", "1"])
+                    self.assertNotEqual(result.returncode, 0, f"relay-node started with {key} port taken")
+                    self.assert_one_error_line(result.stderr, endpoint)
+                    if not restarted:
+                        self.assertEqual(len(result.stderr.strip().splitlines()), 1, result.stderr)
+        report(f"example: {result.stderr.strip().splitlines()[-1]}")
 
     def test_help_and_version_exit_zero(self):
         for program in PROGRAMS:
