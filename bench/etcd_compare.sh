@@ -42,7 +42,7 @@ case "$only" in "" | etcd | relay) ;; *) echo "etcd_compare: --only takes etcd o
 # ---- install and build ----
 RELAY_SETUP_EXTRA="etcd-server etcd-client" bash "$root/scripts/setup.sh"
 RELAY_BUILD_TARGETS="relay-load" bash "$root/scripts/build.sh"
-load=$build/bench/relay-load
+load=$build/relay-load
 relay_skip=""
 if [[ "$only" != etcd ]]; then
   if ! RELAY_BUILD_TARGETS="relay-node" bash "$root/scripts/build.sh"; then

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 
@@ -35,6 +36,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   const auto& stop = relay::util::install_stop_signals();
+  // A write past a file size limit must fail with EFBIG, which the node
+  // handles (docs/protocol.md, "Storage"), not kill the process.
+  std::signal(SIGXFSZ, SIG_IGN);
   auto cluster = relay::config::load(config_path);
   if (auto* error = std::get_if<relay::config::ConfigError>(&cluster)) {
     std::fprintf(stderr, "relay-node: %s\n", error->message.c_str());

@@ -129,7 +129,7 @@ class Node {
   struct Progress {
     std::uint64_t next = 1;        // the next entry to send
     std::uint64_t match = 0;       // the highest entry known to be on its disk
-    std::size_t in_flight = 0;     // appends sent and not answered
+    std::deque<std::uint64_t> in_flight;  // last index of each append with entries not yet confirmed
     std::uint64_t match_at_heartbeat = 0;  // match at the last heartbeat round
     std::string route;             // its connection to this node's peer ROUTER
     std::uint64_t round = 0;       // the highest leadership round it confirmed

@@ -208,7 +208,7 @@ void Node::replicate(NodeId peer, bool heartbeat) {
     return;
   }
   bool sent = false;
-  while (progress.in_flight < options_.max_in_flight && progress.next <= written_index_) {
+  while (progress.in_flight.size() < options_.max_in_flight && progress.next <= written_index_) {
     proto::Append append;
     append.term = durable_.term;
     append.leader = options_.self;
@@ -221,7 +221,7 @@ void Node::replicate(NodeId peer, bool heartbeat) {
                                         [this](const proto::Entry& e) { return e.index > written_index_; }),
                          append.entries.end());
     progress.next = append.entries.back().index + 1;
-    ++progress.in_flight;
+    progress.in_flight.push_back(append.entries.back().index);
     out_.push_back(ReplyToPeer{peer, std::move(append), progress.route});
     sent = true;
   }
@@ -259,8 +259,8 @@ void Node::send_snapshot_chunk(NodeId peer, Progress& progress) {
 // again from what it is known to hold.
 void Node::heartbeat_followers() {
   for (auto& [peer, progress] : progress_) {
-    if (progress.next > progress.match + 1 && progress.match == progress.match_at_heartbeat) {
-      progress.in_flight = 0;
+    if (!progress.in_flight.empty() && progress.match == progress.match_at_heartbeat) {
+      progress.in_flight.clear();
       progress.next = std::max(progress.match + 1, log_.first_index());
     }
     progress.match_at_heartbeat = progress.match;
@@ -288,14 +288,19 @@ void Node::on_append_reply(NodeId from, const proto::AppendReply& message, const
   if (message.ok) {
     progress.match = std::max(progress.match, std::min(message.last_index, log_.last_index()));
     progress.next = std::max(progress.next, progress.match + 1);
-    if (progress.in_flight > 0) --progress.in_flight;
+    while (!progress.in_flight.empty() && progress.in_flight.front() <= progress.match) {
+      progress.in_flight.pop_front();
+    }
     progress.round = std::max(progress.round, message.round);
     advance_commit();
     answer_reads();
   } else {
-    // Its log ends at last_index, or conflicts after it: go back there.
-    progress.next = std::max<std::uint64_t>(progress.match + 1, std::min(progress.next, message.last_index + 1));
-    progress.in_flight = 0;
+    // Its log ends at last_index, or conflicts after it: go back there. Its
+    // word counts even below what it confirmed before: a node that lost the
+    // tail of its disk (a torn write cut off at start) holds less than it did.
+    progress.match = std::min(progress.match, message.last_index);
+    progress.next = std::min(progress.next, message.last_index + 1);
+    progress.in_flight.clear();
   }
   replicate(from, new_route || !message.ok);
 }
@@ -315,7 +320,7 @@ void Node::on_snapshot_reply(NodeId from, const proto::SnapshotReply& message, c
     progress.sending_snapshot = false;
     progress.match = std::max(progress.match, snapshot_index_);
     progress.next = std::max(progress.next, snapshot_index_ + 1);
-    progress.in_flight = 0;
+    progress.in_flight.clear();
     replicate(from, false);
     return;
   }
@@ -509,7 +514,7 @@ void Node::on_snapshot(NodeId from, const proto::Snapshot& message) {
   if (message.offset == incoming_snapshot_.size()) incoming_snapshot_ += message.chunk;
   reply.next_offset = incoming_snapshot_.size();
   if (message.done && message.offset + message.chunk.size() == incoming_snapshot_.size()) {
-    auto restored = store::StateMachine::restore(incoming_snapshot_);
+    auto restored = store::StateMachine::restore(incoming_snapshot_, store::Limits{options_.dedup_capacity});
     if (auto* machine = std::get_if<store::StateMachine>(&restored)) {
       machine_ = std::move(*machine);
       // Entries after the snapshot stay when this log agrees with it there:
@@ -549,6 +554,16 @@ void Node::say_hello() {
 // disk, so they go from memory too. A leader steps down, since it cannot
 // count itself; a follower tells its leader where its log really ends.
 void Node::on_storage_failed(const StorageFailed& event) {
+  // Writes whose entries never reached the disk cannot commit: "unavailable".
+  for (auto it = write_waiters_.upper_bound(event.durable_index); it != write_waiters_.end();) {
+    auto waiter = std::move(it->second);
+    proposed_.erase({waiter.request.client_id, waiter.request.request_id});
+    it = write_waiters_.erase(it);
+    // A relaying follower holds it for the next leader; a client of this node is told why.
+    const bool relayed = waiter.origin.peer != proto::kNoNode;
+    answer(waiter.origin, refusal(waiter.request, relayed ? Status::not_leader : Status::unavailable,
+                                  "the log could not be written: " + event.reason));
+  }
   if (log_.last_index() > event.durable_index) log_.truncate_from(event.durable_index + 1);
   written_index_ = log_.last_index();
   // Entries already applied stay applied; the leader sends them again and

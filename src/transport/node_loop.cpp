@@ -105,15 +105,16 @@ std::variant<std::unique_ptr<NodeLoop>, std::string> NodeLoop::create(const conf
     restored.snapshot = std::move(recovery.snapshot->data);
   }
   restored.entries = std::move(recovery.entries);
-  if (!restored.entries.empty() || restored.snapshot_index != 0) {
-    spdlog::info("node {}: log holds entries {}..{} after a snapshot at {}", self,
-                 restored.snapshot_index + 1, restored.snapshot_index + restored.entries.size(),
-                 restored.snapshot_index);
-  }
+  const auto log_summary = restored.entries.empty() && restored.snapshot_index == 0
+                               ? std::string()
+                               : "entries " + std::to_string(restored.snapshot_index + 1) + ".." +
+                                     std::to_string(restored.snapshot_index + restored.entries.size()) +
+                                     " after a snapshot at " + std::to_string(restored.snapshot_index);
   try {
     std::unique_ptr<NodeLoop> loop(
         new NodeLoop(cluster, self, std::move(restored), std::move(log_store), seed));
     loop->open_sockets(cluster);
+    if (!log_summary.empty()) spdlog::info("node {}: log holds {}", self, log_summary);
     return loop;
   } catch (const StartupError& error) {
     return std::string(error.what());

@@ -239,12 +239,11 @@ TEST_CASE("a follower whose previous entry conflicts names the last index before
   CHECK(replies.back().last_index == 5);
 }
 
-// docs/replication.md: "On a mismatch it names the first index of the
+// protocol.md, Rule "append": "On a mismatch it names the first index of the
 // conflicting term so the leader skips back a term at a time, not an entry
 // at a time." A new leader starts after its own log and backs up from there;
 // a follower that already holds the log gets only what it lacks.
-TEST_CASE("a new leader sends a follower only what it lacks, backing up one term per rejection"
-          * doctest::may_fail()) {
+TEST_CASE("a new leader sends a follower only what it lacks, backing up one term per rejection") {
   SUBCASE("the follower holds the whole log") {
     auto l = restored(1, 3, 3, {1, 1, 3, 3, 3});
     l.become_leader(3);
@@ -416,8 +415,7 @@ TEST_CASE("an append carries about max_append_bytes of entries") {
 
 // Acks of empty appends (heartbeats, read rounds) must not open the window
 // for appends that carry entries.
-TEST_CASE("the replies to heartbeats do not let more than max_in_flight appends be unanswered"
-          * doctest::may_fail()) {
+TEST_CASE("the replies to heartbeats do not let more than max_in_flight appends be unanswered") {
   auto o = options(1, 3);
   o.max_in_flight = 2;
   auto d = ready_leader(3, o);
@@ -618,7 +616,7 @@ TEST_CASE("a failed log write makes the leader step down and answer every write 
 // docs/replication.md, "Storage": "A failed write or a full disk: the entry is
 // not acknowledged, the client gets `unavailable` with the reason". An entry
 // past durable_index was never written, so never sent: it cannot commit.
-TEST_CASE("a write lost with a failed log write is answered unavailable, not unknown" * doctest::may_fail()) {
+TEST_CASE("a write lost with a failed log write is answered unavailable, not unknown") {
   auto d = ready_leader();
   d.from_client("c", put("alice", 1, "k", "v"));
   d.step(core::StorageFailed{1, "disk full"});
@@ -719,8 +717,7 @@ TEST_CASE("past snapshot_bytes the log is compacted; a follower far behind gets 
 // state_machine.hpp: every node must run with the same Limits, "or their
 // exactly-once tables would evict differently". A snapshot received from the
 // leader must be restored with the node's configured dedup_capacity.
-TEST_CASE("a follower restored from the leader's snapshot evicts its exactly-once table like the others"
-          * doctest::may_fail()) {
+TEST_CASE("a follower restored from the leader's snapshot evicts its exactly-once table like the others") {
   SnapshotScene s(2);
   s.write("alice", 1, 30);
   REQUIRE(s.l.node.log().snapshot_index() > 1);
