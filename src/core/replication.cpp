@@ -302,7 +302,10 @@ void Node::on_append_reply(NodeId from, const proto::AppendReply& message, const
     progress.next = std::min(progress.next, message.last_index + 1);
     progress.in_flight.clear();
   }
-  replicate(from, new_route || !message.ok);
+  // What it lacks goes at the end of the batch (flush), together with what
+  // the batch adds: one append per follower per batch under load. A new
+  // connection or a mismatch is answered at once.
+  if (new_route || !message.ok) replicate(from, true);
 }
 
 void Node::on_snapshot_reply(NodeId from, const proto::SnapshotReply& message, const std::string& route) {

@@ -137,7 +137,9 @@ void NodeLoop::send(const core::Action& action) {
           tap("out", "election", proto::kNoNode, frame.size(), a.message);
         } else if constexpr (std::is_same_v<A, core::SendToPeer>) {
           const auto frame = proto::encode(a.message);
-          spdlog::debug("node {} → node {}: {}", self_, a.to, proto::describe(a.message));
+          if (spdlog::should_log(spdlog::level::debug)) {
+            spdlog::debug("node {} → node {}: {}", self_, a.to, proto::describe(a.message));
+          }
           auto dealer = dealers_.find(a.to);
           if (dealer == dealers_.end() || !send_single(dealer->second, frame)) {
             ++counters_.send_failures;
