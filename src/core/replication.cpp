@@ -226,11 +226,14 @@ void Node::replicate(NodeId peer, bool heartbeat) {
     sent = true;
   }
   if (sent || !heartbeat) return;
-  // Nothing new to send: an empty append after what it is known to hold.
+  // Nothing new to send: an empty append that asserts everything before
+  // `next`. It must not stop at `match`: when the reply confirming entries
+  // was lost and nothing is in flight any more, only this probe can move
+  // `match` up to what the follower holds (or, if refused, move `next` back).
   proto::Append append;
   append.term = durable_.term;
   append.leader = options_.self;
-  append.prev_index = std::max(progress.match, log_.snapshot_index());
+  append.prev_index = std::max(progress.next - 1, log_.snapshot_index());
   append.prev_term = log_.term_at(append.prev_index).value_or(0);
   append.commit_index = std::min(commit_index_, append.prev_index);
   append.round = round_;
@@ -327,6 +330,11 @@ void Node::on_snapshot_reply(NodeId from, const proto::SnapshotReply& message, c
     replicate(from, false);
     return;
   }
+  // One chunk is in flight at a time, and the reply naming the offset just
+  // sent for has been answered already: a duplicate must not send it again,
+  // or duplicated replies would breed duplicated chunks. A lost chunk goes
+  // again with the next heartbeat.
+  if (progress.sending_snapshot && message.next_offset == progress.snapshot_offset) return;
   progress.snapshot_offset = message.next_offset;
   send_snapshot_chunk(from, progress);
 }

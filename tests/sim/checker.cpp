@@ -85,7 +85,9 @@ void Checker::on_step(std::uint64_t now_ms, const core::Node& node, const core::
   }
   if (const auto* peer = std::get_if<core::PeerMessage>(&event)) {
     if (const auto* relay = std::get_if<proto::Relay>(&peer->message)) {
-      open_relays_[{node.id(), peer->from, relay->relay_id}] = {relay->request.client_id, relay->request.request_id};
+      auto& open = open_relays_[{node.id(), peer->from, relay->relay_id}];
+      open.request = {relay->request.client_id, relay->request.request_id};
+      ++open.copies;
     }
   }
   bool became_leader = false;
@@ -305,14 +307,14 @@ void Checker::check_relay_reply(const StepContext& step, NodeId to, const proto:
   const auto* reply = std::get_if<proto::RelayReply>(&message);
   auto it = open_relays_.find({step.node, to, reply->relay_id});
   if (it == open_relays_.end()) {
-    fail(n(step.node) + " answered a relay " + n(to) + " never sent it (or answered it twice): " +
+    fail(n(step.node) + " answered a relay " + n(to) + " never sent it (or answered it more often than it arrived): " +
          proto::describe(message));
     return;
   }
-  if (reply->reply.client_id != it->second.first || reply->reply.request_id != it->second.second) {
+  if (reply->reply.client_id != it->second.request.first || reply->reply.request_id != it->second.request.second) {
     fail(n(step.node) + " answered relay of another request: " + proto::describe(message));
   }
-  open_relays_.erase(it);
+  if (--it->second.copies == 0) open_relays_.erase(it);
   if (reply->reply.relayed_by != to) {
     fail(n(step.node) + " answered a relay without naming the relaying node: " +
          proto::describe(message));

@@ -141,7 +141,11 @@ class Checker {
   std::map<NodeId, std::uint64_t> verified_to_;           // per node: commit prefix checked
   std::map<std::uint64_t, std::uint64_t> state_digest_;   // applied index -> state machine digest
   std::map<NodeId, std::uint64_t> digested_at_;           // per node: applied index last digested
-  std::map<std::tuple<NodeId, NodeId, std::uint64_t>, RequestKey> open_relays_;  // (leader, from, relay_id)
+  struct OpenRelay {
+    RequestKey request;
+    std::uint32_t copies = 0;  // the network may deliver a relay twice; each copy earns one answer
+  };
+  std::map<std::tuple<NodeId, NodeId, std::uint64_t>, OpenRelay> open_relays_;  // (leader, from, relay_id)
   std::map<std::pair<NodeId, std::string>, Delivery> deliveries_;  // (node, client route)
   std::map<NodeId, std::set<RequestKey>> from_clients_;  // received from clients since boot
 };

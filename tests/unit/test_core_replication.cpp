@@ -413,24 +413,46 @@ TEST_CASE("an append carries about max_append_bytes of entries") {
   CHECK(appends.back().entries.back().index == 8);
 }
 
-// Acks of empty appends (heartbeats, read rounds) must not open the window
-// for appends that carry entries.
-TEST_CASE("the replies to heartbeats do not let more than max_in_flight appends be unanswered") {
+// An empty append (a heartbeat or a read round) asserts every entry before
+// `next`, so its ack confirms the appends in flight ahead of it (on one
+// connection they arrive first) and opens the window only for that reason.
+TEST_CASE("an ack of an empty append confirms the appends in flight before it") {
   auto o = options(1, 3);
   o.max_in_flight = 2;
   auto d = ready_leader(3, o);
   d.from_client("c", request("alice", 1));
   d.from_client("c", request("alice", 2));
+  const auto first = appends_to(d.last, 2);
   d.from_client("c", request("alice", 3));  // window full: held
   REQUIRE(appends_to(d.last, 2).empty());
   d.from_client("r", get("bob", 1, "k"));   // a read: the flush sends a round to everyone
   const auto round = appends_to(d.last, 2);
   REQUIRE(round.size() == 1);
   CHECK(round[0].entries.empty());
-  d.ack(2, round[0]);  // the follower answers the round, not the two appends
-  CHECK(client_replies(d.last).size() == 1);  // the read is confirmed
-  // Two appends with entries are still unanswered: a third must not go.
-  CHECK(appends_to(d.last, 2).empty());
+  CHECK(round[0].prev_index == 3);  // noop, alice 1, alice 2: everything sent so far
+  d.ack(2, round[0]);
+  CHECK(client_replies(d.last).size() == 3);  // both writes committed, the read confirmed
+  const auto next = appends_to(d.last, 2);    // the window is free: alice 3 goes
+  REQUIRE(next.size() == 1);
+  REQUIRE(next[0].entries.size() == 1);
+  CHECK(next[0].entries[0].index == 4);
+}
+
+// The lost-ack case the probe exists for: entries reached the follower, the
+// reply saying so was lost, and a hello then cleared what was in flight.
+TEST_CASE("a follower whose confirming reply was lost is caught up by the heartbeat probe") {
+  auto d = ready_leader(3);
+  d.from_client("c", request("alice", 1));
+  const auto sent = appends_to(d.last, 2);
+  REQUIRE(sent.size() == 1);
+  // The reply is lost; the follower then says hello with its whole log.
+  d.hello(2, sent[0].entries.back().index);
+  d.tick_until([](const Actions& a) { return !appends_to(a, 2).empty(); });
+  const auto probe = appends_to(d.last, 2);
+  REQUIRE(!probe.empty());
+  CHECK(probe.back().prev_index == sent[0].entries.back().index);
+  d.ack(2, probe.back());
+  CHECK(client_replies(d.last).size() == 1);  // committed with the follower's copy
 }
 
 TEST_CASE("a retry of an applied request is answered from the exactly-once table without a new entry") {
