@@ -36,6 +36,7 @@ void NodeLoop::step(const core::Event& event) {
     }
   }
   if (!fatal_.empty()) return;
+  if (fsync_ == config::Fsync::always) sync_and_release();
   while (!storage_events_.empty()) {
     auto event_back = std::move(storage_events_.back());
     storage_events_.pop_back();
@@ -58,6 +59,17 @@ void NodeLoop::end_batch() {
   for (const auto& action : node_.flush()) {
     if (fatal_.empty()) carry_out(action);
   }
+  sync_and_release();
+  while (fatal_.empty() && !storage_events_.empty()) {
+    auto event = std::move(storage_events_.back());
+    storage_events_.pop_back();
+    step(event);
+  }
+  if (fatal_.empty() && !outbox_.empty()) end_batch();
+}
+
+// One sync for every log write so far, then the messages that waited for it.
+void NodeLoop::sync_and_release() {
   if (fatal_.empty()) {
     if (auto error = log_store_.sync()) fatal_ = "cannot sync the log: " + *error;
   }
@@ -70,13 +82,20 @@ void NodeLoop::end_batch() {
       refuse_after_failure(action);
     }
   }
-  while (fatal_.empty() && !storage_events_.empty()) {
-    auto event = std::move(storage_events_.back());
-    storage_events_.pop_back();
-    step(event);
-  }
-  if (fatal_.empty() && !outbox_.empty()) end_batch();
 }
+
+namespace {
+
+// A leader's append or snapshot says nothing about its own disk, so it need
+// not wait for the leader's sync: the followers write while the leader syncs.
+// (The leader counts its own copy only once synced: replies are read after.)
+bool is_replication(const core::Action& action) {
+  const auto* reply = std::get_if<core::ReplyToPeer>(&action);
+  return reply != nullptr && (std::holds_alternative<proto::Append>(reply->message) ||
+                              std::holds_alternative<proto::Snapshot>(reply->message));
+}
+
+}  // namespace
 
 void NodeLoop::carry_out(const core::Action& action) {
   const bool storage = std::holds_alternative<core::Persist>(action) ||
@@ -87,7 +106,8 @@ void NodeLoop::carry_out(const core::Action& action) {
     store(action);
   } else if (write_failed_ && !std::holds_alternative<core::RoleChanged>(action)) {
     // It may depend on the write that failed: as if the network lost it.
-  } else if (log_store_.sync_pending() && !std::holds_alternative<core::RoleChanged>(action)) {
+  } else if (log_store_.sync_pending() && !std::holds_alternative<core::RoleChanged>(action) &&
+             !is_replication(action)) {
     outbox_.push_back(action);
   } else {
     send(action);

@@ -90,9 +90,9 @@ std::variant<std::unique_ptr<NodeLoop>, std::string> NodeLoop::create(const conf
   // start-up error, not a surprise at the first election.
   if (auto error = state_file.store(std::get<core::DurableState>(loaded))) return *error;
   const auto log_dir = cluster.data_dir / ("node-" + std::to_string(self)) / "log";
-  const auto mode = cluster.fsync == config::Fsync::always ? storage::FsyncMode::always
-                    : cluster.fsync == config::Fsync::batch ? storage::FsyncMode::batch
-                                                            : storage::FsyncMode::never;
+  // The shell decides when to sync (after each event for `always`, once per
+  // loop iteration for `batch`), so the store itself syncs only when asked.
+  const auto mode = cluster.fsync == config::Fsync::never ? storage::FsyncMode::never : storage::FsyncMode::batch;
   auto opened = storage::LogStore::open(log_dir, mode);
   if (auto* error = std::get_if<std::string>(&opened)) return "cannot open the log: " + *error;
   auto& [log_store, recovery] = std::get<0>(opened);
@@ -129,6 +129,7 @@ NodeLoop::NodeLoop(const config::Cluster& cluster, proto::NodeId self, core::Res
       node_(core_options(cluster, self), std::move(restored), seed),
       state_file_(cluster.data_dir / ("node-" + std::to_string(self))),
       log_store_(std::move(store)),
+      fsync_(cluster.fsync),
       last_tick_(Clock::now()) {}
 
 NodeLoop::~NodeLoop() = default;

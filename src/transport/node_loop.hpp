@@ -70,6 +70,7 @@ class NodeLoop {
   void store(const core::Action& action);
   void send(const core::Action& action);
   void end_batch();
+  void sync_and_release();
   void refuse_after_failure(const core::Action& action);
   void send_client_reply(const core::ClientAddress& to, const proto::Message& reply);
   void log_publication(const proto::Message& message);
@@ -83,6 +84,7 @@ class NodeLoop {
   core::Node node_;
   StateFile state_file_;
   storage::LogStore log_store_;
+  config::Fsync fsync_;  // always: sync after each event; batch: once per loop iteration
   std::string fatal_;  // set when the node must stop
 
   // Group commit: messages that follow a log write not yet synced wait here

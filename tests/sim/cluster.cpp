@@ -323,7 +323,12 @@ void Cluster::carry_out(Slot& s, const core::Action& action) {
     s.unsynced.push_back(action);
     return;
   }
-  if (!s.unsynced.empty() && !std::holds_alternative<core::RoleChanged>(action)) {
+  // A leader's appends say nothing about its own disk: they leave at once,
+  // before the leader's sync, as in the shell.
+  const auto* to_peer = std::get_if<core::ReplyToPeer>(&action);
+  const bool replication = to_peer != nullptr && (std::holds_alternative<proto::Append>(to_peer->message) ||
+                                                   std::holds_alternative<proto::Snapshot>(to_peer->message));
+  if (!s.unsynced.empty() && !std::holds_alternative<core::RoleChanged>(action) && !replication) {
     s.outbox.push_back(action);
     return;
   }
