@@ -138,14 +138,40 @@ ClientReply bad_request(ClientReply reply, std::string why) {
 
 }  // namespace
 
-StateMachine::StateMachine(Limits limits) : limits_(limits) {}
+StateMachine::StateMachine(Limits limits) : limits_(limits) {
+  // Sized for a full table up front: no rehash while serving.
+  dedup_seq_.reserve(std::min<std::size_t>(limits_.dedup_capacity, std::size_t{1} << 20));
+}
 
-std::string StateMachine::dedup_key(std::string_view client_id, std::uint64_t request_id) {
-  // The request id is a fixed 8 bytes at the end, so no separator is needed
-  // even if a client id contains any byte.
-  std::string key(client_id);
-  for (int i = 0; i < 8; ++i) key.push_back(static_cast<char>((request_id >> (8 * i)) & 0xff));
-  return key;
+std::uint64_t StateMachine::dedup_hash(std::string_view client_id, std::uint64_t request_id) {
+  // The client id's hash, then the request id mixed in (a SplitMix64 finaliser),
+  // so that consecutive request ids of one client spread over the buckets.
+  std::uint64_t x = std::hash<std::string_view>{}(client_id) ^ (request_id + 0x9e3779b97f4a7c15ULL);
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+StateMachine::SeqIndex::const_iterator StateMachine::find_remembered(std::string_view client_id,
+                                                                     std::uint64_t request_id) const {
+  auto [it, end] = dedup_seq_.equal_range(dedup_hash(client_id, request_id));
+  for (; it != end; ++it) {
+    const auto& reply = dedup_[it->second - dedup_first_seq_].reply;
+    if (reply.request_id == request_id && reply.client_id == client_id) return it;
+  }
+  return dedup_seq_.end();
+}
+
+// Appends `item` to the table as its newest entry; a request remembered
+// before is then found at its new place only.
+void StateMachine::index_remembered(Remembered item) {
+  const auto seq = dedup_first_seq_ + dedup_.size();
+  if (auto old = find_remembered(item.reply.client_id, item.reply.request_id); old != dedup_seq_.end()) {
+    dedup_seq_.erase(old);
+  }
+  dedup_seq_.emplace(item.hash, seq);
+  dedup_bytes_ += item.bytes;
+  dedup_.push_back(std::move(item));
 }
 
 std::size_t StateMachine::cost_of(const ClientReply& reply) {
@@ -204,16 +230,17 @@ ClientReply StateMachine::execute(const proto::Entry& entry) {
 }
 
 void StateMachine::remember(const ClientReply& reply) {
-  Remembered item{dedup_key(reply.client_id, reply.request_id), reply, cost_of(reply)};
-  dedup_seq_[item.key] = dedup_first_seq_ + dedup_.size();
-  dedup_bytes_ += item.bytes;
-  dedup_.push_back(std::move(item));
+  index_remembered(Remembered{dedup_hash(reply.client_id, reply.request_id), reply, cost_of(reply)});
   evict_to_limits();
 }
 
 void StateMachine::evict_to_limits() {
   while (!dedup_.empty() && (dedup_.size() > limits_.dedup_capacity || dedup_bytes_ > limits_.dedup_bytes)) {
-    dedup_seq_.erase(dedup_.front().key);
+    // Only the index entry that points here: a later copy of the same
+    // request (remembered again) keeps its own.
+    auto [it, end] = dedup_seq_.equal_range(dedup_.front().hash);
+    while (it != end && it->second != dedup_first_seq_) ++it;
+    if (it != end) dedup_seq_.erase(it);
     dedup_bytes_ -= dedup_.front().bytes;
     dedup_.pop_front();
     ++dedup_first_seq_;
@@ -221,7 +248,7 @@ void StateMachine::evict_to_limits() {
 }
 
 std::optional<ClientReply> StateMachine::answered(std::string_view client_id, std::uint64_t request_id) const {
-  const auto it = dedup_seq_.find(dedup_key(client_id, request_id));
+  const auto it = find_remembered(client_id, request_id);
   if (it == dedup_seq_.end()) return std::nullopt;
   return dedup_[it->second - dedup_first_seq_].reply;
 }
@@ -313,11 +340,9 @@ std::variant<StateMachine, std::string> StateMachine::restore(std::string_view b
     ClientReply reply;
     if (auto error = read_reply(r, reply)) return *std::move(error);
     if (machine.answered(reply.client_id, reply.request_id)) return "snapshot remembers request " + std::to_string(i) + " twice";
-    Remembered item{dedup_key(reply.client_id, reply.request_id), std::move(reply), 0};
-    item.bytes = cost_of(item.reply);
-    machine.dedup_seq_[item.key] = machine.dedup_.size();
-    machine.dedup_bytes_ += item.bytes;
-    machine.dedup_.push_back(std::move(item));
+    const auto hash = dedup_hash(reply.client_id, reply.request_id);
+    const auto cost = cost_of(reply);
+    machine.index_remembered(Remembered{hash, std::move(reply), cost});
   }
   if (!r.ok()) return std::string("snapshot is cut short in the exactly-once table");
   if (r.left() != 0) return "snapshot has " + std::to_string(r.left()) + " bytes after its end";

@@ -75,16 +75,19 @@ class StateMachine {
  private:
   // One remembered reply of the exactly-once table.
   struct Remembered {
-    std::string key;  // dedup_key(client_id, request_id)
+    std::uint64_t hash = 0;  // dedup_hash(client_id, request_id)
     proto::ClientReply reply;
     std::size_t bytes = 0;
   };
+  using SeqIndex = std::unordered_multimap<std::uint64_t, std::uint64_t>;  // hash -> sequence number
 
   proto::ClientReply execute(const proto::Entry& entry);
   void remember(const proto::ClientReply& reply);
   void evict_to_limits();
   proto::ClientReply read_stream(const proto::ClientRequest& request, proto::ClientReply reply) const;
-  static std::string dedup_key(std::string_view client_id, std::uint64_t request_id);
+  static std::uint64_t dedup_hash(std::string_view client_id, std::uint64_t request_id);
+  SeqIndex::const_iterator find_remembered(std::string_view client_id, std::uint64_t request_id) const;
+  void index_remembered(Remembered item);
   static std::size_t cost_of(const proto::ClientReply& reply);
 
   Limits limits_;
@@ -94,8 +97,11 @@ class StateMachine {
   // The exactly-once table in the order the replies were applied, oldest
   // first. The remembered reply with sequence number s is dedup_[s - dedup_first_seq_];
   // sequence numbers (not iterators) keep the machine safely copyable and movable.
+  // The index is keyed by a 64-bit hash, not by a string built per lookup: it
+  // is consulted for every request, and each hit is confirmed against the
+  // reply's own ids, so two requests whose hashes collide stay apart.
   std::deque<Remembered> dedup_;
-  std::unordered_map<std::string, std::uint64_t> dedup_seq_;
+  SeqIndex dedup_seq_;
   std::uint64_t dedup_first_seq_ = 0;
   std::size_t dedup_bytes_ = 0;
 

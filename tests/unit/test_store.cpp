@@ -179,6 +179,27 @@ TEST_CASE("exactly-once: a repeated request gets the original reply and is appli
   CHECK(d.get("x").value == "a");
 }
 
+// The table is indexed by a hash of (client, request): ids that a careless
+// key would run together ("c1"+23 and "c12"+3) stay distinct requests.
+TEST_CASE("exactly-once: many similar client and request ids are remembered apart") {
+  Driver d;
+  for (std::uint64_t c = 1; c <= 120; ++c) {
+    for (std::uint64_t r = 1; r <= 30; ++r) d.write(Op::append, {}, "m", {}, "c" + std::to_string(c), r);
+  }
+  CHECK(d.machine.stream_length() == 120 * 30);
+  std::uint64_t position = 0;
+  for (std::uint64_t c = 1; c <= 120; ++c) {
+    for (std::uint64_t r = 1; r <= 30; ++r) {
+      const auto answered = d.machine.answered("c" + std::to_string(c), r);
+      REQUIRE(answered.has_value());
+      CHECK(answered->position == ++position);
+      CHECK(answered->request_id == r);
+    }
+  }
+  CHECK_FALSE(d.machine.answered("c1", 31).has_value());
+  CHECK_FALSE(d.machine.answered("c121", 1).has_value());
+}
+
 TEST_CASE("the exactly-once table evicts the oldest reply first, by count") {
   Limits limits;
   limits.dedup_capacity = 3;
