@@ -292,10 +292,14 @@ std::string StateMachine::snapshot() const {
   w.u32(kSnapshotVersion);
   w.u64(applied_index_);
   w.u64(applied_term_);
-  w.u64(kv_.size());
-  for (const auto& [key, value] : kv_) {
-    w.str(key);
-    w.str(value);
+  std::vector<const std::pair<const std::string, std::string>*> pairs;
+  pairs.reserve(kv_.size());
+  for (const auto& pair : kv_) pairs.push_back(&pair);
+  std::sort(pairs.begin(), pairs.end(), [](const auto* a, const auto* b) { return a->first < b->first; });
+  w.u64(pairs.size());
+  for (const auto* pair : pairs) {
+    w.str(pair->first);
+    w.str(pair->second);
   }
   w.u64(stream_.size());
   for (const auto& message : stream_) w.str(message);
@@ -320,15 +324,18 @@ std::variant<StateMachine, std::string> StateMachine::restore(std::string_view b
   machine.applied_term_ = r.u64();
 
   const std::uint64_t keys = r.count(8);
+  machine.kv_.reserve(keys);
+  std::string previous;
   for (std::uint64_t i = 0; i < keys && r.ok(); ++i) {
     std::string key = r.str();
     std::string value = r.str();
     if (!r.ok()) break;
     // Keys are written in order, each once; anything else was not written by snapshot().
-    if (key.empty() || (!machine.kv_.empty() && !(machine.kv_.rbegin()->first < key))) {
+    if (key.empty() || (i > 0 && !(previous < key))) {
       return "snapshot key " + std::to_string(i) + " is empty, repeated or out of order";
     }
-    machine.kv_.emplace_hint(machine.kv_.end(), std::move(key), std::move(value));
+    previous = key;
+    machine.kv_.emplace(std::move(key), std::move(value));
   }
   const std::uint64_t messages = r.count(4);
   machine.stream_.reserve(messages);

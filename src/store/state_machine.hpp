@@ -14,7 +14,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
-#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -91,7 +90,9 @@ class StateMachine {
   static std::size_t cost_of(const proto::ClientReply& reply);
 
   Limits limits_;
-  std::map<std::string, std::string, std::less<>> kv_;  // ordered, so snapshots are canonical
+  // Hashed, for the lookup every write and get makes; snapshot() sorts the
+  // keys, so a snapshot stays canonical (the same state, the same bytes).
+  std::unordered_map<std::string, std::string> kv_;
   std::vector<std::string> stream_;                      // stream index i is stream_[i - 1]
 
   // The exactly-once table in the order the replies were applied, oldest
