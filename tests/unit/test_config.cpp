@@ -303,6 +303,50 @@ TEST_CASE("error: a number is out of range") {
   CHECK(high.heartbeat_interval_ms == 60000);
 }
 
+TEST_CASE("fsync: batch by default, and each of always, batch, never is read") {
+  CHECK(cluster_of(join({node(1, 5551)})).fsync == relay::config::Fsync::batch);
+  const auto fsync_of = [](const std::string& value) {
+    return cluster_of(join({{"[cluster]", "fsync = " + value + " ; comment"}, node(1, 5551)})).fsync;
+  };
+  CHECK(fsync_of("always") == relay::config::Fsync::always);
+  CHECK(fsync_of("batch") == relay::config::Fsync::batch);
+  CHECK(fsync_of("never") == relay::config::Fsync::never);
+}
+
+TEST_CASE("error: fsync that is not always, batch or never") {
+  // The message documented in docs/configuration.md, "Errors".
+  CHECK(error_of(join({{"[cluster]", "", "", "", "", "fsync = sometimes"}, node(1, 5551)})) ==
+        "test.ini:6: key 'fsync': 'sometimes' is not one of always, batch, never");
+  // Modes are lowercase words: no other spelling, no number, no empty value.
+  for (const std::string value : {"Always", "BATCH", "on", "1", "true", ""}) {
+    CAPTURE(value);
+    check_error(join({{"[cluster]", "fsync = " + value}, node(1, 5551)}), "test.ini:2: key 'fsync': ",
+                "'" + value + "' is not one of always, batch, never");
+  }
+}
+
+TEST_CASE("snapshot_bytes: 64 MiB by default; 4096 is the smallest value accepted") {
+  CHECK(cluster_of(join({node(1, 5551)})).snapshot_bytes == 64ull * 1024 * 1024);
+  const auto bytes_of = [](const std::string& value) {
+    return cluster_of(join({{"[cluster]", "snapshot_bytes = " + value}, node(1, 5551)})).snapshot_bytes;
+  };
+  CHECK(bytes_of("4096") == 4096);
+  CHECK(bytes_of("67108864") == 67108864);
+  CHECK(bytes_of("1000000000000") == 1'000'000'000'000);
+}
+
+TEST_CASE("error: snapshot_bytes that is not a whole number of bytes in range") {
+  const std::string reason = "is not a whole number of bytes from 4096 to 1099511627776";
+  // The message documented in docs/configuration.md, "Errors".
+  CHECK(error_of(join({{"[cluster]", "", "", "", "", "", "snapshot_bytes = 64MiB"}, node(1, 5551)})) ==
+        "test.ini:7: key 'snapshot_bytes': '64MiB' " + reason);
+  for (const std::string value : {"0", "4095", "-4096", "+4096", "4096.0", "1e6", "0x1000", "64 MiB", ""}) {
+    CAPTURE(value);
+    check_error(join({{"[cluster]", "snapshot_bytes = " + value}, node(1, 5551)}),
+                "test.ini:2: key 'snapshot_bytes': '" + value + "' ", reason);
+  }
+}
+
 TEST_CASE("error: election timeout below twice the heartbeat") {
   CHECK(error_of(join({{"[cluster]", "heartbeat_interval_ms = 100", "election_timeout_ms = 199"}, node(1, 5551)})) ==
         "test.ini:3: key 'election_timeout_ms': 199 must be at least twice heartbeat_interval_ms (2 x 100 = 200)");
