@@ -4,9 +4,12 @@
 // Each client is one connection to one member (members are dealt out
 // round-robin, so every member gets clients) and has at most one request in
 // flight: it sends a put of a random key from a fixed keyspace, waits for the
-// answer, and sends the next. All clients of a thread share one zmq_poll loop
-// (a ZeroMQ DEALER or a plain TCP socket are both poll items), so the
-// generator's own cost is the same loop for both systems.
+// answer, and sends the next. All clients of a thread share one epoll loop
+// (a ZeroMQ DEALER is watched through its ZMQ_FD, a plain TCP socket
+// directly), so the generator's own cost is the same loop for both systems,
+// and a wake-up costs in proportion to the clients that have something to
+// do, not to all of them: the generator shares the CPUs with the cluster it
+// measures.
 //
 //   Relay-Raft: a DEALER per client, protocol v2 frames through the project's
 //     codec: ClientRequest{op = put}. `ok` counts; any other status, or no
@@ -24,10 +27,12 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <barrier>
 #include <cerrno>
 #include <cctype>
@@ -37,10 +42,14 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <optional>
+#include <queue>
 #include <random>
+#include <span>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -75,14 +84,69 @@ struct Options {
 // What became of one attempt.
 enum class Outcome { none, ok, error };
 
+// One thread's epoll set. Each connection registers the descriptor it waits
+// on, tagged with its client's index, so that a wake-up names the clients
+// that have something to do and costs nothing for the others. Registrations
+// are level-triggered, like poll: a descriptor left readable wakes the loop
+// again rather than being forgotten.
+class Waiter {
+ public:
+  Waiter() : fd_(epoll_create1(EPOLL_CLOEXEC)) {
+    if (fd_ < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1");
+  }
+  ~Waiter() { ::close(fd_); }
+  Waiter(const Waiter&) = delete;
+  Waiter& operator=(const Waiter&) = delete;
+
+  void watch(int fd, std::uint32_t events, std::size_t tag) { control(EPOLL_CTL_ADD, fd, events, tag); }
+  void change(int fd, std::uint32_t events, std::size_t tag) { control(EPOLL_CTL_MOD, fd, events, tag); }
+  // Called before `fd` is closed. A failure needs no handling: closing the
+  // last reference to a descriptor takes it out of the set anyway.
+  void forget(int fd) noexcept { epoll_ctl(fd_, EPOLL_CTL_DEL, fd, nullptr); }
+
+  // Waits up to `timeout` and returns the ready descriptors' events, each
+  // descriptor once, its tag in data.u64. Valid until the next call.
+  std::span<const epoll_event> wait(milliseconds timeout) {
+    const auto timeout_ms = static_cast<int>(
+        std::min<milliseconds::rep>(timeout.count(), std::numeric_limits<int>::max()));
+    const int n = epoll_wait(fd_, ready_.data(), static_cast<int>(ready_.size()), timeout_ms);
+    if (n < 0) {
+      if (errno == EINTR) return {};
+      throw std::system_error(errno, std::generic_category(), "epoll_wait");
+    }
+    return {ready_.data(), static_cast<std::size_t>(n)};
+  }
+
+ private:
+  void control(int op, int fd, std::uint32_t events, std::size_t tag) {
+    epoll_event event{};
+    event.events = events;
+    event.data.u64 = tag;
+    if (epoll_ctl(fd_, op, fd, &event) != 0) {
+      throw std::system_error(errno, std::generic_category(), "epoll_ctl");
+    }
+  }
+
+  int fd_;
+  // More ready descriptors than this are reported by the next wait, at once.
+  std::array<epoll_event, 256> ready_{};
+};
+
+constexpr auto kReadable = static_cast<std::uint32_t>(EPOLLIN);
+constexpr auto kWritable = static_cast<std::uint32_t>(EPOLLOUT);
+
 // One client's connection, to either system. Implementations keep at most
-// one request in flight.
+// one request in flight, and register with the thread's Waiter whatever
+// descriptor tells them that on_readable has something to read.
 class Connection {
  public:
   virtual ~Connection() = default;
-  virtual zmq::pollitem_t poll_item() = 0;
-  // Sends a put; `retry` means the same request as the last one.
-  virtual void send_put(const std::string& key, const std::string& value, bool retry) = 0;
+  // Sends a put; `retry` means the same request as the last one. Returns
+  // what on_readable would return now: usually none, but a ZeroMQ send can
+  // take in the notice of a reply that arrived meanwhile, and then the
+  // descriptor will not say so.
+  virtual Outcome send_put(const std::string& key, const std::string& value, bool retry,
+                           std::string& why) = 0;
   // Reads what is there; says whether the request in flight was answered.
   virtual Outcome on_readable(std::string& why) = 0;
   // The attempt got no answer in time: make the connection usable again.
@@ -93,20 +157,22 @@ class Connection {
 
 class RelayConnection final : public Connection {
  public:
-  RelayConnection(zmq::context_t& context, const std::string& endpoint, std::string client_id,
-                  std::uint32_t timeout_ms)
+  RelayConnection(zmq::context_t& context, Waiter& waiter, std::size_t tag,
+                  const std::string& endpoint, std::string client_id, std::uint32_t timeout_ms)
       : socket_(context, zmq::socket_type::dealer),
         client_id_(std::move(client_id)),
         timeout_ms_(timeout_ms) {
     socket_.set(zmq::sockopt::linger, 0);
     socket_.connect(endpoint);
+    // ZMQ_FD is not the connection: it becomes readable when the socket has
+    // news of any kind, and stays so until a call into the socket takes the
+    // news in. on_readable reads until recv fails with EAGAIN, which takes
+    // it all in; a send can take it in too, hence the read after each send.
+    waiter.watch(socket_.get(zmq::sockopt::fd), kReadable, tag);
   }
 
-  zmq::pollitem_t poll_item() override {
-    return {static_cast<void*>(socket_), 0, ZMQ_POLLIN, 0};
-  }
-
-  void send_put(const std::string& key, const std::string& value, bool retry) override {
+  Outcome send_put(const std::string& key, const std::string& value, bool retry,
+                   std::string& why) override {
     if (!retry) ++request_id_;
     relay::proto::ClientRequest request;
     request.client_id = client_id_;
@@ -117,8 +183,13 @@ class RelayConnection final : public Connection {
     request.value = value;
     const std::string frame = relay::proto::encode(request);
     socket_.send(zmq::buffer(frame), zmq::send_flags::dontwait);
+    return on_readable(why);
   }
 
+  // Reads until the socket has nothing more (recv fails with EAGAIN), except
+  // that it returns at an ok; what is queued behind that is read by the next
+  // call, which the loop makes at once (the send of the next request reads,
+  // and an ok with nothing in flight makes the loop read on).
   Outcome on_readable(std::string& why) override {
     Outcome outcome = Outcome::none;
     zmq::message_t frame;
@@ -192,18 +263,18 @@ std::optional<HostPort> parse_http_endpoint(const std::string& url) {
 
 class HttpConnection final : public Connection {
  public:
-  explicit HttpConnection(HostPort where) : where_(std::move(where)) { open(); }
+  HttpConnection(Waiter& waiter, std::size_t tag, HostPort where)
+      : waiter_(waiter), tag_(tag), where_(std::move(where)) {
+    open();
+  }
   ~HttpConnection() override { close_fd(); }
   HttpConnection(const HttpConnection&) = delete;
   HttpConnection& operator=(const HttpConnection&) = delete;
 
-  zmq::pollitem_t poll_item() override {
-    const short events = static_cast<short>(ZMQ_POLLIN | (out_.empty() ? 0 : ZMQ_POLLOUT));
-    return {nullptr, fd_, events, 0};
-  }
-
-  void send_put(const std::string& key, const std::string& value, bool retry) override {
+  Outcome send_put(const std::string& key, const std::string& value, bool retry,
+                   std::string& why) override {
     (void)retry;  // a put is idempotent: sending it again is the retry
+    (void)why;    // a plain socket's readiness survives a send
     if (fd_ < 0) open();
     const std::string body =
         R"({"key":")" + base64(key) + R"(","value":")" + base64(value) + R"("})";
@@ -211,6 +282,7 @@ class HttpConnection final : public Connection {
            "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
            "\r\n\r\n" + body;
     flush();
+    return Outcome::none;
   }
 
   Outcome on_readable(std::string& why) override {
@@ -248,9 +320,14 @@ class HttpConnection final : public Connection {
     int one = 1;
     setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     fcntl(fd_, F_SETFL, fcntl(fd_, F_GETFL) | O_NONBLOCK);
+    waiter_.watch(fd_, kReadable, tag_);
+    watching_writes_ = false;
   }
   void close_fd() {
-    if (fd_ >= 0) ::close(fd_);
+    if (fd_ >= 0) {
+      waiter_.forget(fd_);
+      ::close(fd_);
+    }
     fd_ = -1;
   }
   void reopen() {
@@ -262,8 +339,15 @@ class HttpConnection final : public Connection {
   void flush() {
     while (!out_.empty() && fd_ >= 0) {
       const ssize_t n = ::send(fd_, out_.data(), out_.size(), MSG_NOSIGNAL);
-      if (n <= 0) return;  // EAGAIN: POLLOUT will call again; errors show up in recv
+      if (n <= 0) break;  // EAGAIN: EPOLLOUT will call again; errors show up in recv
       out_.erase(0, static_cast<std::size_t>(n));
+    }
+    // Ask for EPOLLOUT only while a request is half sent: a writable socket
+    // would otherwise wake the loop all the time.
+    const bool want_writes = !out_.empty();
+    if (fd_ >= 0 && want_writes != watching_writes_) {
+      waiter_.change(fd_, kReadable | (want_writes ? kWritable : 0u), tag_);
+      watching_writes_ = want_writes;
     }
   }
 
@@ -303,8 +387,11 @@ class HttpConnection final : public Connection {
     return Outcome::error;
   }
 
+  Waiter& waiter_;
+  std::size_t tag_;
   HostPort where_;
   int fd_ = -1;
+  bool watching_writes_ = false;  // fd_ is registered for EPOLLOUT too
   std::string in_;
   std::string out_;
 };
@@ -353,65 +440,176 @@ class Workload {
   std::mt19937_64 rng_;
 };
 
-void send_new(Client& client, Workload& workload, Clock::time_point now, milliseconds timeout) {
-  workload.fill(client);
-  client.first_sent = now;
-  client.deadline = now + timeout;
-  client.in_flight = true;
-  client.connection->send_put(client.key, client.value, false);
+// One thread's clients and the loop that drives them. A wake-up costs in
+// proportion to the clients that have something to do: the Waiter names the
+// connections with input, and a heap of timers names the clients whose
+// attempt has run out of time or whose pause after an error is over.
+class ClientLoop {
+ public:
+  ClientLoop(const Options& options, int first, int count, zmq::context_t& context);
+
+  // Runs until `stop`; counts what completes in [measure_from, stop). A
+  // request in flight at `stop` stays in flight for the next run.
+  void run(Clock::time_point measure_from, Clock::time_point stop, Result& result);
+
+  const std::vector<Client>& clients() const { return clients_; }
+
+ private:
+  // When a client must act unless something else happens first: its
+  // attempt's deadline while in flight, the end of its pause otherwise.
+  // Stale once the client's attempt number has moved on.
+  struct Timer {
+    Clock::time_point at;
+    std::size_t client;
+    std::uint64_t attempt;
+    // For a min-heap, earliest first; equal times by client, so the first
+    // round of sends goes in client order.
+    bool operator>(const Timer& other) const {
+      return at != other.at ? at > other.at : client > other.client;
+    }
+  };
+
+  void arm(std::size_t index, Clock::time_point at);
+  Clock::time_point next_timer();
+  void on_input(std::size_t index, Clock::time_point now);
+  void on_timer(std::size_t index, Clock::time_point now);
+  Outcome send(std::size_t index, bool retry, Clock::time_point now, std::string& why);
+  void settle(std::size_t index, Outcome outcome, std::string& why, Clock::time_point now);
+
+  const Options& options_;
+  const milliseconds timeout_;
+  const milliseconds pause_;
+  Workload workload_;
+  Waiter waiter_;  // declared before clients_: their connections unregister from it
+  std::vector<Client> clients_;
+  std::vector<std::uint64_t> attempts_;  // per client: the number a live Timer carries
+  std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers_;
+  // The run in progress.
+  Clock::time_point measure_from_;
+  Clock::time_point stop_;
+  Result* result_ = nullptr;
+};
+
+ClientLoop::ClientLoop(const Options& options, int first, int count, zmq::context_t& context)
+    : options_(options),
+      timeout_(options.timeout_ms),
+      pause_(options.retry_pause_ms),
+      workload_(options, 0x5eed0000u + static_cast<std::uint64_t>(first)),
+      clients_(static_cast<std::size_t>(count)),
+      attempts_(clients_.size(), 0) {
+  for (std::size_t i = 0; i < clients_.size(); ++i) {
+    const int n = first + static_cast<int>(i);
+    const std::string& endpoint =
+        options.endpoints[static_cast<std::size_t>(n) % options.endpoints.size()];
+    Client& client = clients_[i];
+    client.endpoint = endpoint;
+    if (options.target == "relay") {
+      const std::string id = "load-" + std::to_string(getpid()) + "-" + std::to_string(n);
+      client.connection = std::make_unique<RelayConnection>(context, waiter_, i, endpoint, id,
+                                                            options.timeout_ms);
+    } else {
+      client.connection = std::make_unique<HttpConnection>(waiter_, i, *parse_http_endpoint(endpoint));
+    }
+    arm(i, client.resume_at);  // the epoch: the first send is due at once
+  }
 }
 
-// Runs `clients` until `stop`; counts what completes in [measure_from, stop).
-void run_loop(std::vector<Client>& clients, Workload& workload, const Options& options,
-              Clock::time_point measure_from, Clock::time_point stop, Result& result) {
-  const milliseconds timeout(options.timeout_ms);
-  const milliseconds pause(options.retry_pause_ms);
-  std::vector<zmq::pollitem_t> items(clients.size());
+void ClientLoop::run(Clock::time_point measure_from, Clock::time_point stop, Result& result) {
+  measure_from_ = measure_from;
+  stop_ = stop;
+  result_ = &result;
   for (Clock::time_point now = Clock::now(); now < stop; now = Clock::now()) {
-    Clock::time_point wake = stop;
-    for (std::size_t i = 0; i < clients.size(); ++i) {
-      Client& c = clients[i];
-      if (!c.in_flight && now >= c.resume_at) {
-        if (c.first_sent == Clock::time_point{}) {
-          send_new(c, workload, now, timeout);
-        } else {  // the retry of a request that failed
-          c.deadline = now + timeout;
-          c.in_flight = true;
-          c.connection->send_put(c.key, c.value, true);
-        }
-      }
-      wake = std::min(wake, c.in_flight ? c.deadline : c.resume_at);
-      items[i] = c.connection->poll_item();
-    }
-    const auto wait = std::chrono::duration_cast<milliseconds>(wake - now) + milliseconds(1);
-    zmq::poll(items.data(), items.size(), std::max(wait, milliseconds(0)));
+    // Round the wait up, so that the loop does not wake just before a deadline.
+    const auto wait = std::chrono::ceil<milliseconds>(std::min(stop, next_timer()) - now);
+    const auto ready = waiter_.wait(std::max(wait, milliseconds(0)));
     now = Clock::now();
-    const bool measuring = now >= measure_from;
-    for (std::size_t i = 0; i < clients.size(); ++i) {
-      Client& c = clients[i];
-      std::string why;
-      Outcome outcome = Outcome::none;
-      if (items[i].revents != 0) outcome = c.connection->on_readable(why);
-      if (outcome == Outcome::none && c.in_flight && now >= c.deadline) {
-        c.connection->abandon();
-        why = "no answer within " + std::to_string(options.timeout_ms) + " ms";
-        outcome = Outcome::error;
-      }
-      if (outcome == Outcome::ok && c.in_flight) {
-        c.ready = true;
-        if (measuring && now < stop) {
-          const auto us = std::chrono::duration_cast<std::chrono::microseconds>(now - c.first_sent);
-          result.latencies_us.push_back(static_cast<std::uint32_t>(us.count()));
-        }
-        send_new(c, workload, now, timeout);
-      } else if (outcome == Outcome::error && c.in_flight) {
-        if (measuring) ++result.errors;
-        if (result.first_error.empty()) result.first_error = why;
-        c.last_error = why;
-        c.in_flight = false;
-        c.resume_at = now + pause;
-      }
+    for (const epoll_event& event : ready) on_input(static_cast<std::size_t>(event.data.u64), now);
+    while (!timers_.empty() && timers_.top().at <= now) {
+      const Timer timer = timers_.top();
+      timers_.pop();
+      if (timer.attempt == attempts_[timer.client]) on_timer(timer.client, now);
     }
+  }
+  result_ = nullptr;
+}
+
+// Every change of a client's timer goes through here: the one armed before
+// becomes stale, and stays in the heap until it reaches the top.
+void ClientLoop::arm(std::size_t index, Clock::time_point at) {
+  timers_.push(Timer{at, index, ++attempts_[index]});
+}
+
+// The time of the earliest live timer (the far future if there is none);
+// stale ones on top are dropped on the way.
+Clock::time_point ClientLoop::next_timer() {
+  while (!timers_.empty() && timers_.top().attempt != attempts_[timers_.top().client]) {
+    timers_.pop();
+  }
+  return timers_.empty() ? Clock::time_point::max() : timers_.top().at;
+}
+
+void ClientLoop::on_input(std::size_t index, Clock::time_point now) {
+  Client& c = clients_[index];
+  std::string why;
+  Outcome outcome = c.connection->on_readable(why);
+  // An ok with nothing in flight (a late answer to an attempt that already
+  // failed) changes nothing; read on, as a DEALER may hold more behind it
+  // and its ZMQ_FD will not say so again.
+  while (outcome == Outcome::ok && !c.in_flight) outcome = c.connection->on_readable(why);
+  settle(index, outcome, why, now);
+}
+
+void ClientLoop::on_timer(std::size_t index, Clock::time_point now) {
+  Client& c = clients_[index];
+  std::string why;
+  if (c.in_flight) {  // the attempt's deadline
+    c.connection->abandon();
+    why = "no answer within " + std::to_string(options_.timeout_ms) + " ms";
+    settle(index, Outcome::error, why, now);
+    return;
+  }
+  // The pause is over (or this is the very first send).
+  const bool retry = c.first_sent != Clock::time_point{};
+  const Outcome outcome = send(index, retry, now, why);
+  if (outcome != Outcome::none) settle(index, outcome, why, Clock::now());
+}
+
+// Sends the client's put: a new one, or the same again.
+Outcome ClientLoop::send(std::size_t index, bool retry, Clock::time_point now, std::string& why) {
+  Client& c = clients_[index];
+  if (!retry) {
+    workload_.fill(c);
+    c.first_sent = now;
+  }
+  c.deadline = now + timeout_;
+  c.in_flight = true;
+  arm(index, c.deadline);
+  return c.connection->send_put(c.key, c.value, retry, why);
+}
+
+// What an answer does: an ok completes the request and sends the next at
+// once, an error pauses before the same request is sent again. An answer with
+// nothing in flight changes nothing.
+void ClientLoop::settle(std::size_t index, Outcome outcome, std::string& why, Clock::time_point now) {
+  Client& c = clients_[index];
+  while (outcome == Outcome::ok && c.in_flight) {
+    c.ready = true;
+    if (now >= measure_from_ && now < stop_) {
+      const auto us = std::chrono::duration_cast<std::chrono::microseconds>(now - c.first_sent);
+      result_->latencies_us.push_back(static_cast<std::uint32_t>(us.count()));
+    }
+    outcome = send(index, false, now, why);
+    // Answered while it was being sent: time that answer from now, not from
+    // the wake-up, or it would count as taking no time at all.
+    if (outcome != Outcome::none) now = Clock::now();
+  }
+  if (outcome == Outcome::error && c.in_flight) {
+    if (now >= measure_from_) ++result_->errors;
+    if (result_->first_error.empty()) result_->first_error = why;
+    c.last_error = why;
+    c.in_flight = false;
+    c.resume_at = now + pause_;
+    arm(index, c.resume_at);
   }
 }
 
@@ -429,38 +627,24 @@ void run_thread(const Options& options, int first, int count, Clock::time_point 
                 const std::function<void()>& wait_for_all, const Window& window,
                 Result& result) {
   zmq::context_t context(1);
-  Workload workload(options, 0x5eed0000u + static_cast<std::uint64_t>(first));
-  std::vector<Client> clients(static_cast<std::size_t>(count));
-  for (int i = 0; i < count; ++i) {
-    const int n = first + i;
-    const std::string& endpoint =
-        options.endpoints[static_cast<std::size_t>(n) % options.endpoints.size()];
-    auto& client = clients[static_cast<std::size_t>(i)];
-    client.endpoint = endpoint;
-    if (options.target == "relay") {
-      const std::string id = "load-" + std::to_string(getpid()) + "-" + std::to_string(n);
-      client.connection = std::make_unique<RelayConnection>(context, endpoint, id, options.timeout_ms);
-    } else {
-      client.connection = std::make_unique<HttpConnection>(*parse_http_endpoint(endpoint));
-    }
-  }
+  ClientLoop loop(options, first, count, context);
   // Readiness: run (nothing counted) until every client has had an ok.
   Result ignored;
   const auto all_ok = [&] {
-    return std::all_of(clients.begin(), clients.end(), [](const Client& c) { return c.ready; });
+    return std::all_of(loop.clients().begin(), loop.clients().end(),
+                       [](const Client& c) { return c.ready; });
   };
   for (auto now = Clock::now(); now < ready_by && !all_ok(); now = Clock::now()) {
-    run_loop(clients, workload, options, ready_by, std::min(ready_by, now + milliseconds(50)),
-             ignored);
+    loop.run(ready_by, std::min(ready_by, now + milliseconds(50)), ignored);
   }
-  for (const Client& c : clients) {
+  for (const Client& c : loop.clients()) {
     if (c.ready) continue;
     if (result.not_ready++ == 0) {
       result.first_error = c.endpoint + ": " + (c.last_error.empty() ? "no answer" : c.last_error);
     }
   }
   wait_for_all();
-  if (!window.abort) run_loop(clients, workload, options, window.measure_from, window.stop, result);
+  if (!window.abort) loop.run(window.measure_from, window.stop, result);
 }
 
 double percentile_ms(const std::vector<std::uint32_t>& sorted, double p) {
