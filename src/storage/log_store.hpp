@@ -22,10 +22,12 @@
 // the first segment starts at or before snapshot.last_index + 1 (at 1 when there
 // is no snapshot), and only the last segment is ever written.
 //
-// Recovery rules: a record cut short or failing its checksum at the very end of
-// the LAST segment (or a tail of zero bytes there) is a torn write and is cut
-// off. A bad record anywhere else, a checksum-valid record with the wrong index,
-// or a gap between segments is corruption: open() fails naming file and offset.
+// Recovery rules: a bad record in the LAST segment that no valid record
+// follows (cut short, failing its checksum, zero bytes) is a torn write and is
+// cut off with everything after it. A bad record that a valid record follows,
+// a bad record in any other segment, a checksum-valid record with the wrong
+// index, or a gap between segments is corruption: open() fails naming file and
+// offset.
 //
 // Deliberate choices beyond the brief: the directory is locked with flock, so
 // a second LogStore (or process) on it fails to open; a failed fsync, or a

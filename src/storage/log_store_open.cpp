@@ -78,6 +78,26 @@ std::string corruption(const fs::path& path, std::uint64_t offset, std::uint64_t
          std::to_string(index) + "): " + std::string(reason);
 }
 
+// The first offset at or after `from` where a valid record of index `index`
+// or later starts, with that index. Only runs when a record failed to decode,
+// so a byte-by-byte scan is affordable; the index field filters candidates
+// before their checksum is computed.
+std::optional<std::pair<std::uint64_t, std::uint64_t>> find_later_record(std::string_view bytes, std::uint64_t from,
+                                                                         std::uint64_t index) {
+  for (std::uint64_t at = from; at + kRecordHeaderBytes <= bytes.size(); ++at) {
+    std::uint64_t candidate = 0;
+    for (std::size_t i = 0; i < 8; ++i) {
+      candidate |= std::uint64_t{static_cast<unsigned char>(bytes[at + 8 + i])} << (8 * i);
+    }
+    // Each record takes at least kRecordHeaderBytes, which bounds how far
+    // ahead an index found here can be.
+    if (candidate < index || candidate - index > at / kRecordHeaderBytes + 1) continue;
+    const RecordRead read = decode_record(bytes.substr(at));
+    if (read.status == RecordStatus::ok && read.entry.index == candidate) return std::pair{at, candidate};
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::variant<std::pair<LogStore, Recovery>, std::string> LogStore::open(const fs::path& dir, FsyncMode mode,
@@ -186,11 +206,18 @@ std::optional<std::string> LogStore::load_segment(Segment& segment, bool last, R
       return corruption(segment.path, offset, index, "the record holds index " + std::to_string(read.entry.index));
     }
     if (read.status != RecordStatus::ok) {
-      // Only the last write can have been torn, and it ends the last segment.
+      // Only the last write can have been torn, and it ends the last segment:
+      // nothing valid can follow a torn record. A valid later record means
+      // the bad bytes sit inside the durable log (a flipped length field, say),
+      // and cutting there would throw acknowledged entries away.
+      if (!last) return corruption(segment.path, offset, index, to_string(read.status));
+      if (const auto later = find_later_record(view, offset + 1, index)) {
+        return corruption(segment.path, offset, index,
+                          std::string(to_string(read.status)) + ", yet a valid record of index " +
+                              std::to_string(later->second) + " follows at byte offset " +
+                              std::to_string(later->first) + ", so this is not a torn write");
+      }
       const bool zeros = all_zero(view.substr(offset));
-      const bool torn = last && (zeros || read.status == RecordStatus::cut_short ||
-                                 (read.status == RecordStatus::bad_checksum && offset + read.bytes == bytes.size()));
-      if (!torn) return corruption(segment.path, offset, index, to_string(read.status));
       return cut_torn_tail(segment, offset, bytes.size(), zeros ? "zero bytes" : to_string(read.status), recovery);
     }
     segment.offsets.push_back(offset);

@@ -321,6 +321,18 @@ TEST_CASE("a bad record before the tail is corruption naming file and offset") {
     CHECK(error.find("byte offset " + std::to_string(record_size())) != std::string::npos);
     CHECK(fs::file_size(segment) == 5 * record_size());  // nothing was cut off
   }
+  SUBCASE("a length field of the last segment that points past the end of the file") {
+    // The record then looks cut short, as a torn write does; the valid records
+    // after it show that it is not the tail.
+    const fs::path segment = temp.log() / "00000000000000000021.seg";
+    flip_byte(segment, record_size() + 1);
+    const std::string error = open_error(temp.log(), segment_bytes);
+    INFO("error: " << error);
+    CHECK(error.find(segment.string()) != std::string::npos);
+    CHECK(error.find("byte offset " + std::to_string(record_size())) != std::string::npos);
+    CHECK(error.find("index 23 follows at byte offset " + std::to_string(2 * record_size())) != std::string::npos);
+    CHECK(fs::file_size(segment) == 5 * record_size());
+  }
   SUBCASE("a missing segment leaves a hole") {
     fs::remove(temp.log() / "00000000000000000011.seg");
     const std::string error = open_error(temp.log(), segment_bytes);
