@@ -111,7 +111,9 @@ std::variant<std::pair<LogStore, Recovery>, std::string> LogStore::open(const fs
   // Two writers on one log would interleave records; the lock makes the
   // second one fail at start-up instead.
   if (::flock(dir_fd.get(), LOCK_EX | LOCK_NB) != 0) {
-    if (errno == EWOULDBLOCK) return dir.string() + ": the log is already open in another LogStore or process";
+    if (errno == EWOULDBLOCK) {
+      return dir.string() + ": the log is already open in another process (is this node already running?)";
+    }
     return detail::error_text("lock", dir, errno);
   }
   auto listed = list_dir(dir);

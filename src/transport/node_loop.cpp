@@ -83,19 +83,31 @@ std::variant<std::unique_ptr<NodeLoop>, std::string> NodeLoop::create(const conf
                                                                        proto::NodeId self,
                                                                        std::uint64_t seed) {
   if (cluster.find(self) == nullptr) return "node " + std::to_string(self) + " is not in " + cluster.source.string();
-  StateFile state_file(cluster.data_dir / ("node-" + std::to_string(self)));
+  const auto node_dir = cluster.data_dir / ("node-" + std::to_string(self));
+  // The log comes first: opening it takes the directory's lock, so a second
+  // process started with the same id stops here, before it could write an
+  // old term or vote back over the running node's state file.
+  // The shell decides when to sync (after each event for `always`, once per
+  // loop iteration for `batch`), so the store itself syncs only when asked.
+  const auto mode = cluster.fsync == config::Fsync::never ? storage::FsyncMode::never : storage::FsyncMode::batch;
+  auto opened = storage::LogStore::open(node_dir / "log", mode);
+  if (auto* error = std::get_if<std::string>(&opened)) return "cannot open the log: " + *error;
+  auto& [log_store, recovery] = std::get<0>(opened);
+  StateFile state_file(node_dir);
+  std::error_code ec;
+  const bool state_exists = std::filesystem::exists(state_file.path(), ec);
+  if (!state_exists && (recovery.snapshot || !recovery.entries.empty())) {
+    // Term and vote are written before any entry, so a log without them means
+    // the file was lost; starting at term 0 could vote twice in a term.
+    return state_file.path().string() + " is missing but the log in " + (node_dir / "log").string() +
+           " holds entries: the node's term and vote are lost; restore the file, or empty the node's data "
+           "directory so that it rejoins as a new member and catches up from the leader";
+  }
   auto loaded = state_file.load();
   if (auto* error = std::get_if<std::string>(&loaded)) return *error;
   // Write it back once now: a data directory that cannot be written is a
   // start-up error, not a surprise at the first election.
   if (auto error = state_file.store(std::get<core::DurableState>(loaded))) return *error;
-  const auto log_dir = cluster.data_dir / ("node-" + std::to_string(self)) / "log";
-  // The shell decides when to sync (after each event for `always`, once per
-  // loop iteration for `batch`), so the store itself syncs only when asked.
-  const auto mode = cluster.fsync == config::Fsync::never ? storage::FsyncMode::never : storage::FsyncMode::batch;
-  auto opened = storage::LogStore::open(log_dir, mode);
-  if (auto* error = std::get_if<std::string>(&opened)) return "cannot open the log: " + *error;
-  auto& [log_store, recovery] = std::get<0>(opened);
   if (!recovery.report.empty()) spdlog::warn("node {}: {}", self, recovery.report);
   core::Restored restored;
   restored.durable = std::get<core::DurableState>(loaded);
@@ -105,11 +117,15 @@ std::variant<std::unique_ptr<NodeLoop>, std::string> NodeLoop::create(const conf
     restored.snapshot = std::move(recovery.snapshot->data);
   }
   restored.entries = std::move(recovery.entries);
-  const auto log_summary = restored.entries.empty() && restored.snapshot_index == 0
-                               ? std::string()
-                               : "entries " + std::to_string(restored.snapshot_index + 1) + ".." +
-                                     std::to_string(restored.snapshot_index + restored.entries.size()) +
-                                     " after a snapshot at " + std::to_string(restored.snapshot_index);
+  std::string log_summary;
+  if (!restored.entries.empty()) {
+    log_summary = "entries " + std::to_string(restored.snapshot_index + 1) + ".." +
+                  std::to_string(restored.snapshot_index + restored.entries.size());
+  }
+  if (restored.snapshot_index > 0) {
+    log_summary += (log_summary.empty() ? "" : " after ") + std::string("a snapshot at ") +
+                   std::to_string(restored.snapshot_index);
+  }
   try {
     std::unique_ptr<NodeLoop> loop(
         new NodeLoop(cluster, self, std::move(restored), std::move(log_store), seed));

@@ -17,7 +17,7 @@ from harness import binary, observe, report, run_program, wait_until
 PROGRAMS = ("relay-node", "relay-cluster", "relay-client")
 # The one log line a restarting node writes before it binds its sockets.
 RESTORE_LINE = re.compile(r"^\d\d:\d\d:\d\d\.\d{3} info  node \d+: "
-                          r"log holds entries \d+\.\.\d+ after a snapshot at \d+$")
+                          r"log holds (entries \d+\.\.\d+( after a snapshot at \d+)?|a snapshot at \d+)$")
 
 
 def program_args(program, config):
@@ -374,6 +374,38 @@ class StateFileTest(harness.ClusterTest):
         cluster.start(1)
         _, again = cluster.wait_for_leader()
         self.assertGreater(again, term, "a restarted lone node must elect itself in a new term")
+
+    def test_a_second_process_with_a_running_nodes_id_leaves_its_files_alone(self):
+        cluster = self.cluster(1)
+        cluster.start()
+        cluster.wait_for_leader()
+        path = cluster.state_file(1)
+        before = path.stat()
+        result = run_bounded(self, [binary("relay-node"), "--config", cluster.config, "--id", "1"])
+        self.assertNotEqual(result.returncode, 0, "a second node 1 started")
+        self.assertIn("already open", result.stderr)
+        after = path.stat()
+        # The state file is replaced by rename when written: same inode, not written.
+        self.assertEqual((after.st_ino, after.st_mtime_ns), (before.st_ino, before.st_mtime_ns),
+                         "the refused process wrote the running node's state file")
+        self.assertTrue(cluster.nodes[1].running())
+
+    def test_a_missing_state_file_beside_a_log_with_entries_is_refused(self):
+        cluster = self.cluster(1)
+        cluster.start()
+        cluster.wait_for_leader()
+        with proto.Client(cluster.context, [cluster.endpoint(1)], client_id="before") as client:
+            self.assertEqual(client.put("k", "v")["status"], "ok")
+        self.assertEqual(cluster.stop(1)[0], 0)
+        path = cluster.state_file(1)
+        path.unlink()
+        result = run_bounded(self, [binary("relay-node"), "--config", cluster.config, "--id", "1"])
+        self.assertNotEqual(result.returncode, 0, "started at term 0 over a log that has entries")
+        self.assertEqual(len(result.stderr.strip().splitlines()), 1, result.stderr)
+        self.assertIn(str(path), result.stderr)
+        self.assertIn("missing", result.stderr)
+        self.assertFalse(path.exists(), "the refused start created a fresh state file")
+        report(f"example: {result.stderr.strip()}")
 
     def test_restarted_nodes_keep_their_term(self):
         cluster = self.cluster(3)
