@@ -135,6 +135,9 @@ class Node {
     std::uint64_t round = 0;       // the highest leadership round it confirmed
     std::uint64_t snapshot_offset = 0;  // bytes of the snapshot it has, while it gets one
     bool sending_snapshot = false;
+    // The log end its last rejection named, while the appends sent in answer
+    // to it are in flight: the same rejection again is stale, not news.
+    std::optional<std::uint64_t> answered_rejection;
   };
 
   // --- node.cpp: dispatch, time, terms, roles ---

@@ -297,13 +297,19 @@ void Node::on_append_reply(NodeId from, const proto::AppendReply& message, const
     progress.round = std::max(progress.round, message.round);
     advance_commit();
     answer_reads();
+    progress.answered_rejection.reset();
   } else {
+    // Every append of a pipelined window is rejected on its own; once the
+    // first rejection has been answered, the same one again says nothing new
+    // (if the answer is lost too, the heartbeat sends it again).
+    if (progress.answered_rejection == message.last_index && !progress.in_flight.empty() && !new_route) return;
     // Its log ends at last_index, or conflicts after it: go back there. Its
     // word counts even below what it confirmed before: a node that lost the
     // tail of its disk (a torn write cut off at start) holds less than it did.
     progress.match = std::min(progress.match, message.last_index);
     progress.next = std::min(progress.next, message.last_index + 1);
     progress.in_flight.clear();
+    progress.answered_rejection = message.last_index;
   }
   // What it lacks goes at the end of the batch (flush), together with what
   // the batch adds: one append per follower per batch under load. A new

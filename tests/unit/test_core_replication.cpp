@@ -375,6 +375,35 @@ TEST_CASE("pipelining: appends go out without waiting for replies, at most max_i
   CHECK(d.node.commit_index() == 7);
 }
 
+// A follower that rejects every append of a full window (it lost them, or its
+// disk refuses them) sends one rejection per append. Answering each with a
+// new window would multiply the traffic with every round.
+TEST_CASE("rejections of a window of pipelined appends are answered once, then at the heartbeat") {
+  auto o = options(1, 3);
+  o.max_in_flight = 3;
+  auto d = ready_leader(3, o);
+  for (std::uint64_t i = 1; i <= 3; ++i) d.from_client("c", request("alice", i));
+  d.hello(2, 1);  // the rejection of the first
+  auto resent = appends_to(d.last, 2);
+  REQUIRE(!resent.empty());
+  CHECK(resent.front().prev_index == 1);
+  d.hello(2, 1);  // the rejections of the other two say nothing new
+  CHECK(appends_to(d.last, 2).empty());
+  d.hello(2, 1);
+  CHECK(appends_to(d.last, 2).empty());
+  // Nothing confirmed in a whole heartbeat interval: the window goes out again.
+  d.tick_until([](const Actions& a) {
+    const auto appends = appends_to(a, 2);
+    return !appends.empty() && !appends.front().entries.empty();
+  });
+  CHECK(appends_to(d.last, 2).front().prev_index == 1);
+  // A rejection that moves the follower's end is answered at once.
+  d.hello(2, 0);
+  resent = appends_to(d.last, 2);
+  REQUIRE(!resent.empty());
+  CHECK(resent.front().prev_index == 0);
+}
+
 TEST_CASE("batching: what arrives in one batch is one log write and one append per follower") {
   auto d = ready_leader(3);
   d.auto_flush = false;
