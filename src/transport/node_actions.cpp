@@ -116,10 +116,15 @@ void NodeLoop::carry_out(const core::Action& action) {
 
 void NodeLoop::store(const core::Action& action) {
   if (const auto* persist = std::get_if<core::Persist>(&action)) {
-    if (auto error = state_file_.store(persist->state)) fatal_ = "cannot store term and vote: " + *error;
+    store_state(persist->state);
   } else if (const auto* append = std::get_if<core::AppendLog>(&action)) {
     if (write_failed_) return;
-    if (auto error = log_store_.append(append->entries)) {
+    // No entry of a term the node has not stored: after a crash it would hold
+    // entries of a term later than its own.
+    std::optional<std::string> error;
+    if (unsaved_state_ && !store_state(*unsaved_state_)) error = "term and vote could not be stored";
+    if (!error) error = log_store_.append(append->entries);
+    if (error) {
       write_failed_ = true;
       spdlog::error("node {}: cannot write entries {}..{} to the log: {}", self_, append->entries.front().index,
                     append->entries.back().index, *error);
@@ -146,7 +151,38 @@ void NodeLoop::store(const core::Action& action) {
   }
 }
 
+// True once `state` is on disk. A failure is not fatal: the node goes quiet
+// towards its peers (send() drops their messages) and retries every 100 ms.
+bool NodeLoop::store_state(const core::DurableState& state) {
+  if (auto error = state_file_.store(state)) {
+    if (!unsaved_state_) {
+      spdlog::error("node {}: cannot store term and vote ({}); silent towards its peers until it can", self_, *error);
+    }
+    unsaved_state_ = state;
+    next_state_retry_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
+    return false;
+  }
+  if (unsaved_state_) spdlog::info("node {}: term {} and vote stored; speaking to its peers again", self_, state.term);
+  unsaved_state_.reset();
+  return true;
+}
+
+void NodeLoop::retry_unsaved_state() {
+  if (unsaved_state_ && std::chrono::steady_clock::now() >= next_state_retry_) store_state(*unsaved_state_);
+}
+
 void NodeLoop::send(const core::Action& action) {
+  const bool to_peers = std::holds_alternative<core::Publish>(action) ||
+                        std::holds_alternative<core::SendToPeer>(action) ||
+                        std::holds_alternative<core::ReplyToPeer>(action);
+  if (to_peers && unsaved_state_) {
+    // As if the network lost it; a relay is held again for a later round.
+    ++counters_.send_failures;
+    if (const auto* to_peer = std::get_if<core::SendToPeer>(&action)) {
+      undeliverable_.push_back(core::Undeliverable{to_peer->to, to_peer->message});
+    }
+    return;
+  }
   std::visit(
       [this](const auto& a) {
         using A = std::decay_t<decltype(a)>;
@@ -174,7 +210,12 @@ void NodeLoop::send(const core::Action& action) {
           const auto frame = proto::encode(a.message);
           if (!send_to_route(peer_router_, {a.route, false}, frame)) {
             ++counters_.unroutable;
-            spdlog::warn("node {}: reply to node {} unroutable (peer gone)", self_, a.to);
+            std::uint64_t held = 0;
+            if (send_failure_log_.allow(held)) {
+              spdlog::warn("node {}: reply to node {} unroutable, its connection is gone ({} similar failures not "
+                           "shown)",
+                           self_, a.to, held);
+            }
           }
           tap("out", "peer", a.to, frame.size(), a.message);
         } else if constexpr (std::is_same_v<A, core::ReplyToClient>) {

@@ -205,6 +205,7 @@ std::string NodeLoop::run(const std::atomic<bool>& stop) {
     try {
       poll_once();
       advance_time();
+      retry_unsaved_state();
       end_batch();
       flush_taps();
     } catch (const zmq::error_t& error) {

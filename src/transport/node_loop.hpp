@@ -72,6 +72,8 @@ class NodeLoop {
   void end_batch();
   void sync_and_release();
   void refuse_after_failure(const core::Action& action);
+  bool store_state(const core::DurableState& state);
+  void retry_unsaved_state();
   void send_client_reply(const core::ClientAddress& to, const proto::Message& reply);
   void log_publication(const proto::Message& message);
   void tap(const char* kind, const char* channel, proto::NodeId peer, std::size_t size,
@@ -91,6 +93,11 @@ class NodeLoop {
   // until the end of the loop iteration, when one sync covers every write.
   std::vector<core::Action> outbox_;
   bool write_failed_ = false;  // in the current step: drop what depends on it
+  // Term and vote that could not be stored (a full disk, no file descriptor
+  // left). Until a retry stores them the node says nothing to its peers and
+  // writes nothing to its log: whatever it would say may rest on them.
+  std::optional<core::DurableState> unsaved_state_;
+  std::chrono::steady_clock::time_point next_state_retry_{};
   std::vector<core::Event> storage_events_;  // to report after the current step
 
   zmq::context_t context_{1};

@@ -21,6 +21,9 @@ const std::atomic<bool>& install_stop_signals() {
   sigaction(SIGTERM, &action, nullptr);
   sigaction(SIGHUP, &action, nullptr);  // the terminal went away: stop as cleanly as on Ctrl-C
   std::signal(SIGPIPE, SIG_IGN);
+  // A write past RLIMIT_FSIZE must come back as EFBIG, which the node handles
+  // like a full disk, not kill the process.
+  std::signal(SIGXFSZ, SIG_IGN);
   return stop_requested;
 }
 

@@ -10,6 +10,7 @@ naming the file and offset.
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import threading
@@ -316,6 +317,45 @@ class DurabilityTest(harness.ClusterTest):
         wait_until(lambda: (cluster.status(leader) or {}).get("applied_index", 0) >= target, 10,
                    "the node catching up once it can write")
         self.assertIn("cannot write", cluster.nodes[leader].output())
+        history.check(self, cluster.dir)
+
+    def test_a_node_that_cannot_store_its_term_goes_quiet_and_comes_back(self):
+        cluster = StoreCluster(self)
+        cluster.start()
+        leader, term = cluster.wait_for_leader()
+        history = History()
+        with rp.Client(cluster.context, [cluster.endpoint(leader)], client_id="before") as client:
+            self.assertEqual(history.run(client, "put", key="before", value="v")["status"], "ok")
+        quiet, other = [i for i in cluster.ids if i != leader]
+        pid = cluster.nodes[quiet].popen.pid
+        # No file can grow past 16 bytes: the state file (term and vote) cannot
+        # be written, nor the log (nor the node's own output file, so what it
+        # says about it is read afterwards).
+        subprocess.run(["prlimit", f"--pid={pid}", "--fsize=16:unlimited"], check=True)
+        cluster.kill(leader)
+        log = cluster.nodes[quiet]
+        # It hears the other survivor's ballot of a later term, adopts the term
+        # in memory and cannot store it.
+        wait_until(lambda: (cluster.status(quiet) or {}).get("term", 0) > term, 10,
+                   "the node hearing of a later term")
+        # The other survivor needs its vote, which it may not give: no leader.
+        row = cluster.status(other)
+        self.assertNotEqual(row and row["role"], "leader", row)
+        self.assertTrue(log.running(), "a node that cannot store its term must keep running")
+        self.assertIsNotNone(cluster.status(quiet), "it still answers its clients")
+        stored = int(re.search(r"^term (\d+)$", cluster.state_file(quiet).read_text(), re.M).group(1))
+        self.assertEqual(stored, term, "the state file changed although it could not be written")
+        subprocess.run(["prlimit", f"--pid={pid}", "--fsize=unlimited:unlimited"], check=True)
+        new_leader, new_term = cluster.wait_for_leader([quiet, other], timeout=10)
+        self.assertGreater(new_term, term)
+        wait_until(lambda: "speaking to its peers again" in log.output(), 5, "the node speaking again",
+                   detail=log.output)
+        with rp.Client(cluster.context, [cluster.endpoint(quiet)], client_id="after", timeout_ms=3000) as client:
+            self.assertEqual(history.run(client, "put", key="after", value="w")["status"], "ok")
+            reply = history.run(client, "get", key="before")
+            self.assertEqual((reply["status"], reply["value"]), ("ok", b"v"), reply)
+        stored = int(re.search(r"^term (\d+)$", cluster.state_file(quiet).read_text(), re.M).group(1))
+        self.assertGreaterEqual(stored, new_term)
         history.check(self, cluster.dir)
 
 
