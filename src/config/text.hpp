@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -39,7 +40,13 @@ inline std::vector<std::string_view> split(std::string_view s, char separator) {
 inline std::optional<std::uint64_t> parse_digits(std::string_view s) {
   if (!all_digits(s)) return std::nullopt;
   std::uint64_t value = 0;
-  for (char c : s) value = std::min<std::uint64_t>(value * 10 + static_cast<std::uint64_t>(c - '0'), 1'000'000'000'000);
+  // Saturates at the largest value instead of wrapping, so that every range
+  // check above any limit refuses a number too long to hold.
+  constexpr std::uint64_t kMax = std::numeric_limits<std::uint64_t>::max();
+  for (char c : s) {
+    const auto digit = static_cast<std::uint64_t>(c - '0');
+    value = value > (kMax - digit) / 10 ? kMax : value * 10 + digit;
+  }
   return value;
 }
 

@@ -340,7 +340,9 @@ TEST_CASE("error: snapshot_bytes that is not a whole number of bytes in range") 
   // The message documented in docs/configuration.md, "Errors".
   CHECK(error_of(join({{"[cluster]", "", "", "", "", "", "snapshot_bytes = 64MiB"}, node(1, 5551)})) ==
         "test.ini:7: key 'snapshot_bytes': '64MiB' " + reason);
-  for (const std::string value : {"0", "4095", "-4096", "+4096", "4096.0", "1e6", "0x1000", "64 MiB", ""}) {
+  for (const std::string value : {"0", "4095", "-4096", "+4096", "4096.0", "1e6", "0x1000", "64 MiB", "",
+                                   "1099511627777", "99999999999999", "18446744073709551616",
+                                   "99999999999999999999999999"}) {
     CAPTURE(value);
     check_error(join({{"[cluster]", "snapshot_bytes = " + value}, node(1, 5551)}),
                 "test.ini:2: key 'snapshot_bytes': '" + value + "' ", reason);
