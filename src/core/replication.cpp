@@ -6,7 +6,6 @@
 #include <algorithm>
 
 #include "core/node.hpp"
-#include "proto/codec.hpp"
 
 namespace relay::core {
 

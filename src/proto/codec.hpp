@@ -15,13 +15,6 @@
 
 namespace relay::proto {
 
-inline constexpr std::size_t kMaxFrameBytes = 1 << 20;     // whole frame
-inline constexpr std::size_t kMaxMessageBytes = 256 << 10;  // a request's payload
-inline constexpr std::size_t kMaxClientIdBytes = 64;
-inline constexpr std::size_t kMaxTextBytes = 4096;  // any other string field
-inline constexpr std::size_t kMaxKeyBytes = 1024;   // a key of the key-value store
-inline constexpr std::size_t kMaxListItems = 4096;  // entries of an append, values of a read
-
 struct DecodeError {
   std::string reason;  // one line, safe to log: never echoes the raw bytes
 };

@@ -6,6 +6,7 @@
 // the one-line text form in describe.hpp, and the rules in src/core.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <variant>
@@ -19,6 +20,15 @@ using Term = std::uint64_t;
 inline constexpr NodeId kNoNode = 0;
 inline constexpr NodeId kMaxNodeId = 1'000'000;
 inline constexpr std::uint32_t kProtocolVersion = 2;
+
+// The limits of docs/protocol.md, "Limits": the codec enforces them, and the
+// core keeps what it builds inside them.
+inline constexpr std::size_t kMaxFrameBytes = 1 << 20;     // whole frame
+inline constexpr std::size_t kMaxMessageBytes = 256 << 10;  // a request's payload
+inline constexpr std::size_t kMaxClientIdBytes = 64;
+inline constexpr std::size_t kMaxTextBytes = 4096;  // any other string field
+inline constexpr std::size_t kMaxKeyBytes = 1024;   // a key of the key-value store
+inline constexpr std::size_t kMaxListItems = 4096;  // entries of an append, values of a read
 
 // Every frame is a msgpack array [version, type, fields...]. The numbers are
 // part of the wire contract and never change meaning.
