@@ -56,6 +56,7 @@
 #include <CLI/CLI.hpp>
 #include <zmq.hpp>
 
+#include "config/endpoint.hpp"
 #include "proto/codec.hpp"
 #include "proto/messages.hpp"
 
@@ -694,6 +695,12 @@ int main(int argc, char** argv) {
     if (options.target == "etcd" && !parse_http_endpoint(endpoint)) {
       std::fprintf(stderr, "relay-load: '%s' is not http://HOST:PORT (see --help)\n", endpoint.c_str());
       return 2;
+    }
+    if (options.target == "relay") {
+      if (const auto problem = relay::config::endpoint_problem(endpoint)) {
+        std::fprintf(stderr, "relay-load: endpoint '%s': %s (see --help)\n", endpoint.c_str(), problem->c_str());
+        return 2;
+      }
     }
   }
   options.threads = std::min(options.threads, options.clients);
