@@ -94,7 +94,11 @@ if ((quiet)); then
   stop_monitor
   echo
   echo "== what the client saw (all of it: $output)"
-  grep -E '^request |^sent ' "$output" | sed -n '1,8p;$p' || true
+  # relay-client's lines: one per message ("send ..."), its failures on
+  # stderr ("relay-client: ..."), and the summary ("sent ..."); the first
+  # eight and the last, each once.
+  grep -E '^(send |sent |relay-client: )' "$output" |
+    awk 'NR <= 8 { print; next } { last = $0; more++ } END { if (more > 1) print "..."; if (more) print last }' || true
 fi
 stop_monitor
 "$bin/relay-monitor" report "$session" -o "$bin/demo-report.html" >/dev/null &&
