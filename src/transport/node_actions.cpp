@@ -126,8 +126,11 @@ void NodeLoop::store(const core::Action& action) {
     if (!error) error = log_store_.append(append->entries);
     if (error) {
       write_failed_ = true;
-      spdlog::error("node {}: cannot write entries {}..{} to the log: {}", self_, append->entries.front().index,
-                    append->entries.back().index, *error);
+      std::uint64_t held = 0;
+      if (storage_failure_log_.allow(held)) {
+        spdlog::error("node {}: cannot write entries {}..{} to the log: {} ({} similar failures not shown)", self_,
+                      append->entries.front().index, append->entries.back().index, *error, held);
+      }
       storage_events_.push_back(core::StorageFailed{log_store_.last_index(), *error});
     }
   } else if (const auto* truncate = std::get_if<core::TruncateLog>(&action)) {

@@ -119,6 +119,7 @@ class NodeLoop {
   ShellCounters counters_;
   util::RateLimit bad_frame_log_;
   util::RateLimit send_failure_log_;
+  util::RateLimit storage_failure_log_;  // a follower whose disk is full is asked again every heartbeat
 };
 
 }  // namespace relay::transport
