@@ -218,7 +218,6 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--json", json, "one JSON object per request (and per node for status), fields named as in "
                                "docs/protocol.md");
-  app.set_version_flag("--version", std::string("relay-client ") + RELAY_VERSION);
 
   RequestArgs args;
   const Commands commands = add_commands(app, args);

@@ -52,7 +52,6 @@ int main(int argc, char** argv) {
   app.add_option("--record", record_path, "save the session to FILE (JSON lines, see docs/monitor.md)");
   app.add_option("--duration", duration_s, "stop after this many seconds (default: at Ctrl-C)")
       ->check(CLI::NonNegativeNumber);
-  app.set_version_flag("--version", std::string("relay-monitor ") + RELAY_VERSION);
 
   std::string recording;
   double speed = 1.0;
@@ -65,6 +64,7 @@ int main(int argc, char** argv) {
   auto* report_command = app.add_subcommand("report", "draw a recorded session as one self-contained HTML page");
   report_command->add_option("file", recording, "the recording")->required()->check(CLI::ExistingFile);
   report_command->add_option("-o,--output", output, "the page to write")->capture_default_str();
+  report_command->fallthrough();
   if (auto exit_status = relay::util::parse_command_line(app, "relay-monitor", argc, argv)) return *exit_status;
 
   if (!relay::util::setup_logging("monitor", log_level)) {

@@ -177,7 +177,6 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, std::string("passed on to every node: ") + relay::util::kLogLevels)
       ->check(CLI::IsMember(relay::util::kLogLevelNames))
       ->capture_default_str();
-  app.set_version_flag("--version", std::string("relay-cluster ") + RELAY_VERSION);
   if (auto exit_status = relay::util::parse_command_line(app, "relay-cluster", argc, argv)) return *exit_status;
 
   auto loaded = relay::config::load(config_path);

@@ -27,7 +27,6 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, std::string("one of ") + relay::util::kLogLevels)
       ->check(CLI::IsMember(relay::util::kLogLevelNames))->capture_default_str();
   app.add_option("--seed", seed, "seed for ballots and timeouts (0: from the OS); for reproducing runs");
-  app.set_version_flag("--version", std::string("relay-node ") + RELAY_VERSION);
   if (auto exit_status = relay::util::parse_command_line(app, "relay-node", argc, argv)) return *exit_status;
 
   if (!relay::util::setup_logging("node-" + std::to_string(id), log_level)) {

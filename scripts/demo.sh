@@ -16,7 +16,9 @@ for arg in "$@"; do
   esac
 done
 
-RELAY_BUILD_TARGETS="relay-node relay-cluster relay-client relay-monitor" bash "$root/scripts/build.sh"
+# Every program of the README's table, since the README points the demo's
+# user at all of them.
+RELAY_BUILD_TARGETS="relay-node relay-cluster relay-client relay-monitor relay-lincheck" bash "$root/scripts/build.sh"
 bin=${RELAY_BUILD_DIR:-$root/build}
 config=$root/config/cluster.ini
 

@@ -8,6 +8,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "util/words.hpp"
+
 namespace relay::check {
 namespace {
 
@@ -399,10 +401,15 @@ std::string explain(const std::string& object, const Search& search, const std::
     return a->invoked_at != b->invoked_at ? a->invoked_at < b->invoked_at : a->id < b->id;
   });
   const std::size_t others = search.size() - core.size();
-  std::string text = object + ": no sequential order of these " + std::to_string(core.size()) +
-                     " operations matches their replies and real-time order";
-  text += others == 0 ? std::string(":") : ", whatever the other " + std::to_string(others) +
-                                               " operations on it did (any of them may or may not have taken effect, at any time after its invocation):";
+  const bool one = core.size() == 1;
+  std::string text = object + ": no sequential order of " +
+                     (one ? "this operation matches its reply"
+                          : "these " + util::counted(core.size(), "operation") + " matches their replies") +
+                     " and real-time order";
+  text += others == 0 ? std::string(":")
+                      : ", whatever the other " + util::counted(others, "operation") + " on it did (" +
+                            (others == 1 ? "it" : "any of them") +
+                            " may or may not have taken effect, at any time after its invocation):";
   if (!minimal) text += " (not the smallest such set: the search budget ran out while shrinking it)";
   for (const Operation* op : core) text += "\n  " + describe(*op);
   return text;
@@ -482,8 +489,9 @@ Verdict check(const std::vector<Operation>& history, const Options& options) {
     std::uint64_t budget = options.max_steps;
     const Result result = search.run(relaxed, budget);
     if (result == Result::exhausted && undecided.empty()) {
-      undecided = object_name(*ops.front()) + ": the search gave up after " + std::to_string(options.max_steps) +
-                  " steps over " + std::to_string(search.size()) + " operations; linearizability is undecided";
+      undecided = object_name(*ops.front()) + ": the search gave up after " +
+                  util::counted(options.max_steps, "step") + " over " + util::counted(search.size(), "operation") +
+                  "; linearizability is undecided";
     }
     if (result != Result::violation) continue;
     std::uint64_t shrink_budget = options.max_steps;

@@ -1,9 +1,12 @@
 // relay-lincheck: reads a client history as JSON lines and says whether it is
 // linearizable. Exit codes: 0 linearizable, 1 not, 2 bad input, 3 undecided.
+#include <CLI/CLI.hpp>
+
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <istream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
@@ -11,6 +14,8 @@
 #include <vector>
 
 #include "check/linearizability.hpp"
+#include "util/cli.hpp"
+#include "util/words.hpp"
 
 namespace {
 
@@ -22,15 +27,14 @@ constexpr int kExitViolation = 1;
 constexpr int kExitBadInput = 2;
 constexpr int kExitUndecided = 3;
 
-constexpr const char* kHelp = R"(usage: relay-lincheck [--max-steps N] FILE
-       relay-lincheck [--max-steps N] -        (read the history from standard input)
+constexpr const char* kAbout = R"(relay-lincheck: decides whether a history of client operations against a
+Relay-Raft cluster is linearizable: whether every operation can be placed at
+one instant between the moment it was sent and the moment its reply arrived,
+so that replaying them in that order on a single copy of the state machine
+gives every reply the clients actually saw. Each key is checked on its own,
+and so is the stream.)";
 
-Decides whether a history of client operations against a Relay-Raft cluster is
-linearizable: whether every operation can be placed at one instant between the
-moment it was sent and the moment its reply arrived, so that replaying them in
-that order on a single copy of the state machine gives every reply the clients
-actually saw. Each key is checked on its own, and so is the stream.
-
+constexpr const char* kFormat = R"(
 The history has one JSON object per line (blank lines are skipped):
   id         number, unique: names the operation in the output
   client     string: who sent it (only shown in the output)
@@ -54,11 +58,9 @@ so that a misspelt field cannot silently change the verdict.
 Prints "linearizable: N operations on K keys" (failed operations are not
 counted; the stream counts as one key) and exits 0; otherwise prints
 which key, and the smallest set of operations no order can explain, and exits
-1. Bad input exits 2 with the line number; a search that runs out of steps
-(--max-steps per key, default 5000000) exits 3: the answer is unknown.
-)";
-
-static_assert(relay::check::Options{}.max_steps == 5'000'000, "keep --help in step with the default");
+1. Bad input or a usage error exits 2 (with the line number for bad input); a
+search that runs out of steps (--max-steps per key) exits 3: the answer is
+unknown.)";
 
 std::optional<Op> op_named(const std::string& name) {
   if (name == "put") return Op::put;
@@ -155,7 +157,8 @@ int run(std::istream& in, const std::string& name, std::uint64_t max_steps) {
   options.max_steps = max_steps;
   const relay::check::Verdict verdict = relay::check::check(history, options);
   if (verdict.linearizable) {
-    std::cout << "linearizable: " << verdict.operations << " operations on " << verdict.objects << " keys\n";
+    std::cout << "linearizable: " << relay::util::counted(verdict.operations, "operation") << " on "
+              << relay::util::counted(verdict.objects, "key") << "\n";
     return kExitLinearizable;
   }
   std::cout << (verdict.exhausted ? "undecided: " : "not linearizable: ") << verdict.explanation << "\n";
@@ -165,39 +168,21 @@ int run(std::istream& in, const std::string& name, std::uint64_t max_steps) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::vector<std::string> args(argv + 1, argv + argc);
+  CLI::App app{kAbout};
+  app.footer(kFormat);
   std::uint64_t max_steps = relay::check::Options{}.max_steps;
-  std::optional<std::string> file;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--help" || args[i] == "-h") {
-      std::cout << kHelp;
-      return 0;
-    }
-    if (args[i] == "--max-steps" && i + 1 < args.size()) {
-      try {
-        std::size_t used = 0;
-        max_steps = std::stoull(args[++i], &used);
-        if (used != args[i].size() || max_steps == 0) throw std::invalid_argument("");
-      } catch (const std::exception&) {
-        std::cerr << "relay-lincheck: --max-steps needs a positive integer, not '" << args[i] << "'\n";
-        return kExitBadInput;
-      }
-    } else if (!file && (args[i] == "-" || !args[i].starts_with("-"))) {
-      file = args[i];
-    } else {
-      std::cerr << "relay-lincheck: unexpected argument '" << args[i] << "' (see --help)\n";
-      return kExitBadInput;
-    }
-  }
-  if (!file) {
-    std::cerr << "relay-lincheck: which history? give a FILE or - for standard input (see --help)\n";
-    return kExitBadInput;
-  }
-  if (*file == "-") return run(std::cin, "<stdin>", max_steps);
-  std::ifstream in(*file);
+  std::string file;
+  app.add_option("FILE", file, "the history (JSON lines); - reads it from standard input")->required();
+  app.add_option("--max-steps", max_steps, "give up on a key after this many search steps (exit 3)")
+      ->check(CLI::Range(std::uint64_t{1}, std::numeric_limits<std::uint64_t>::max()))
+      ->capture_default_str();
+  if (auto exit_status = relay::util::parse_command_line(app, "relay-lincheck", argc, argv)) return *exit_status;
+
+  if (file == "-") return run(std::cin, "<stdin>", max_steps);
+  std::ifstream in(file);
   if (!in) {
-    std::cerr << "relay-lincheck: cannot open " << *file << "\n";
+    std::cerr << "relay-lincheck: cannot open " << file << "\n";
     return kExitBadInput;
   }
-  return run(in, *file, max_steps);
+  return run(in, file, max_steps);
 }

@@ -15,6 +15,8 @@ import relay_proto as proto
 from harness import binary, observe, report, run_program, wait_until
 
 PROGRAMS = ("relay-node", "relay-cluster", "relay-client")
+# Every program of the README's table: each answers --help and --version.
+ALL_PROGRAMS = PROGRAMS + ("relay-monitor", "relay-lincheck")
 # The one log line a restarting node writes before it binds its sockets.
 RESTORE_LINE = re.compile(r"^\d\d:\d\d:\d\d\.\d{3} info  node \d+: "
                           r"log holds (entries \d+\.\.\d+( after a snapshot at \d+)?|a snapshot at \d+)$")
@@ -172,14 +174,19 @@ class StartupErrorTest(harness.ClusterTest):
         report(f"example: {result.stderr.strip().splitlines()[-1]}")
 
     def test_help_and_version_exit_zero(self):
-        for program in PROGRAMS:
+        versions = set()
+        for program in ALL_PROGRAMS:
             with self.subTest(program=program):
                 result = run_bounded(self, [binary(program), "--help"])
                 self.assertEqual(result.returncode, 0, result.stderr)
-                self.assertIn("--config", result.stdout)
+                self.assertIn("--version", result.stdout)
+                if program != "relay-lincheck":  # it reads a history, not the cluster's file
+                    self.assertIn("--config", result.stdout)
                 result = run_bounded(self, [binary(program), "--version"])
                 self.assertEqual(result.returncode, 0, result.stderr)
-                self.assertRegex(result.stdout, rf"{program} \d+\.\d+")
+                self.assertRegex(result.stdout, rf"^{program} \d+\.\d+\.\d+\n$")
+                versions.add(result.stdout.split()[1])
+        self.assertEqual(len(versions), 1, f"the programs disagree on the version: {versions}")
 
     def test_unknown_log_level_is_an_error(self):
         cluster = self.cluster(1)
@@ -192,6 +199,25 @@ class StartupErrorTest(harness.ClusterTest):
                 self.assertEqual(len(message.splitlines()), 1, f"not one line: {result.stderr!r}")
                 self.assertIn("loud", message)
                 self.assertNotIn("[node", result.stdout, f"{program} started nodes first")
+
+    def test_an_unknown_or_missing_command_names_the_valid_ones(self):
+        commands = ("put", "get", "del", "cas", "send", "read", "status")
+        for args in (["frobnicate"], ["--json", "frobnicate", "k"], ["--retries", "2", "frobnicate"], []):
+            with self.subTest(args=args):
+                result = run_bounded(self, [binary("relay-client"), *args])
+                self.assertEqual(result.returncode, 2)
+                self.assertEqual(result.stdout, "")
+                lines = result.stderr.splitlines()
+                self.assertEqual(len(lines), 1, f"not one line: {result.stderr!r}")
+                self.assertTrue(lines[0].startswith("relay-client: "), lines[0])
+                for command in commands:
+                    self.assertIn(command, lines[0])
+                if args:
+                    self.assertIn("unknown command 'frobnicate'", lines[0])
+        result = run_bounded(self, [binary("relay-monitor"), "frobnicate"])
+        self.assertEqual(result.returncode, 2)
+        self.assertRegex(result.stderr, r"^relay-monitor: unknown command 'frobnicate'.*replay, report.*\n$")
+        report(f"example: {lines[0]}")
 
     def test_node_id_not_in_the_file_is_an_error(self):
         cluster = self.cluster(2)

@@ -286,6 +286,18 @@ TEST_CASE("the stream: append positions and reads") {
   }
 }
 
+TEST_CASE("an explanation counts in words: one operation is not \"these 1 operations\"") {
+  History h;
+  h.put("x", "1", false, 0, 1);
+  h.get("x", "2", 2, 3);  // a value nobody wrote
+  const Verdict v = h.verdict();
+  REQUIRE_FALSE(v.linearizable);
+  INFO(v.explanation);
+  CHECK(v.explanation.find("no sequential order of this operation matches its reply") != std::string::npos);
+  CHECK(v.explanation.find("whatever the other 1 operation on it did (it may") != std::string::npos);
+  CHECK(v.explanation.find("1 operations") == std::string::npos);
+}
+
 TEST_CASE("the explanation is shrunk to the operations that matter") {
   History h;
   h.put("x", "1", false, 0, 1);
