@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "util/json.hpp"
+#include "util/words.hpp"
 
 namespace relay::client {
 
@@ -18,19 +19,19 @@ std::uint64_t percentile(const std::vector<std::uint64_t>& sorted, double fracti
   return sorted[std::min(index, sorted.size() - 1)];
 }
 
-// A value for a terminal: quoted and escaped as a JSON string, so that
-// control characters, quotes and bytes that are not UTF-8 are visible and a
-// value always stays on its line. Text longer than `max_bytes` is cut at a
-// character boundary and marked with "...".
+// A value for a terminal: quoted and escaped as in a JSON string, and a byte
+// that is not UTF-8 as \xNN, so that control characters, quotes and any
+// bytes are visible and a value always stays on its line. Text longer than
+// `max_bytes` is cut at a character boundary and marked with "...".
 std::string shown(std::string_view text, std::size_t max_bytes = std::string_view::npos) {
   std::string out;
   if (text.size() <= max_bytes) {
-    util::append_json_string(out, text);
+    util::append_escaped(out, text);
     return out;
   }
   std::size_t cut = max_bytes;
   while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xc0) == 0x80) --cut;  // not mid-character
-  util::append_json_string(out, text.substr(0, cut));
+  util::append_escaped(out, text.substr(0, cut));
   out.insert(out.size() - 1, "...");
   return out;
 }
@@ -79,8 +80,9 @@ std::string where_of(const transport::RequestOutcome& outcome, bool with_latency
     out += buffer;
   }
   if (outcome.attempts > 1) {
-    out += ", attempt " + std::to_string(outcome.attempts) + " after nodes " +
-           node_list({outcome.tried.begin(), outcome.tried.end() - 1});
+    const std::vector<proto::NodeId> before(outcome.tried.begin(), outcome.tried.end() - 1);
+    out += ", attempt " + std::to_string(outcome.attempts) + " after " + util::noun(before.size(), "node") + " " +
+           node_list(before);
   }
   return out + ")";
 }
@@ -98,7 +100,7 @@ std::string result_of(const transport::RequestOutcome& outcome) {
       if (reply.value.empty()) return "not swapped, " + word(request.key) + " is missing or empty";
       return "not swapped, holds " + shown(reply.value);
     case Op::append: return "position " + std::to_string(reply.position);
-    case Op::read: return std::to_string(reply.values.size()) + " messages";
+    case Op::read: return util::counted(reply.values.size(), "message");
     case Op::noop: break;
   }
   return "ok";
@@ -112,11 +114,11 @@ util::JsonObject json_head(const transport::RequestOutcome& outcome) {
   util::JsonObject line;
   line.field("request_id", outcome.request_id).field("op", proto::to_string(request.op));
   switch (request.op) {
-    case Op::put: line.field("key", request.key).field("value", request.value); break;
+    case Op::put: line.bytes_field("key", request.key).bytes_field("value", request.value); break;
     case Op::get:
-    case Op::del: line.field("key", request.key); break;
-    case Op::cas: line.field("key", request.key).field("expected", request.expected); break;
-    case Op::append: line.field("value", request.value); break;
+    case Op::del: line.bytes_field("key", request.key); break;
+    case Op::cas: line.bytes_field("key", request.key).bytes_field("expected", request.expected); break;
+    case Op::append: line.bytes_field("value", request.value); break;
     case Op::read: line.field("from", request.from).field("count", request.count); break;
     case Op::noop: break;
   }
@@ -148,21 +150,21 @@ void json_result(util::JsonObject& line, const transport::RequestOutcome& outcom
     case Op::get:
       line.field("found", reply.found);
       if (reply.found) {
-        line.field("value", reply.value);
+        line.bytes_field("value", reply.value);
       } else {
         line.null_field("value");
       }
       break;
-    case Op::cas: line.field("found", reply.found).field("value", reply.value); break;
+    case Op::cas: line.field("found", reply.found).bytes_field("value", reply.value); break;
     case Op::append:
     case Op::read: line.field("position", reply.position); break;
     case Op::noop: break;
   }
 }
 
-// `line` with one more field, an array of strings (util::JsonObject has no arrays).
-std::string with_string_array(const util::JsonObject& line, std::string_view key,
-                              const std::vector<std::string>& values) {
+// `line` with one more field, an array of values (util::JsonObject has no arrays).
+std::string with_bytes_array(const util::JsonObject& line, std::string_view key,
+                             const std::vector<std::string>& values) {
   std::string text = line.str();
   text.pop_back();  // the closing brace
   text += text.size() > 1 ? "," : "";
@@ -170,15 +172,18 @@ std::string with_string_array(const util::JsonObject& line, std::string_view key
   text += ":[";
   for (std::size_t i = 0; i < values.size(); ++i) {
     if (i != 0) text += ',';
-    util::append_json_string(text, values[i]);
+    util::append_json_bytes(text, values[i]);
   }
   return text + "]}";
 }
 
-void print_failure(const transport::RequestOutcome& outcome) {
-  std::printf("%s -> failed: %s (%u attempt%s: nodes %s; %.2f ms)\n", title_of(outcome.request).c_str(),
-              outcome.error.c_str(), outcome.attempts, outcome.attempts == 1 ? "" : "s",
-              node_list(outcome.tried).c_str(), milliseconds(outcome.latency_us));
+// A request without an ok answer is an error: one line on stderr, whatever
+// stdout shows (with --json, the request's object says it too).
+void report_failure(const transport::RequestOutcome& outcome) {
+  std::fprintf(stderr, "relay-client: %s failed: %s (%s: %s %s; %.2f ms)\n", title_of(outcome.request).c_str(),
+               outcome.error.c_str(), util::counted(outcome.attempts, "attempt").c_str(),
+               util::noun(outcome.tried.size(), "node").c_str(), node_list(outcome.tried).c_str(),
+               milliseconds(outcome.latency_us));
 }
 
 }  // namespace
@@ -192,10 +197,11 @@ void print_outcome(const transport::RequestOutcome& outcome, bool json) {
     auto line = json_head(outcome);
     json_result(line, outcome);
     std::printf("%s\n", line.str().c_str());
+    if (!succeeded(outcome)) report_failure(outcome);
     return;
   }
   if (!succeeded(outcome)) {
-    print_failure(outcome);
+    report_failure(outcome);
     return;
   }
   const bool with_latency = outcome.request.op == Op::append;
@@ -208,8 +214,9 @@ void print_read_page(const transport::RequestOutcome& outcome, bool json) {
   if (json) {
     auto line = json_head(outcome);
     json_result(line, outcome);
-    const auto text = succeeded(outcome) ? with_string_array(line, "values", outcome.reply.values) : line.str();
+    const auto text = succeeded(outcome) ? with_bytes_array(line, "values", outcome.reply.values) : line.str();
     std::printf("%s\n", text.c_str());
+    if (!succeeded(outcome)) report_failure(outcome);
     return;
   }
   if (!succeeded(outcome)) return;  // print_read_end says why
@@ -221,18 +228,19 @@ void print_read_page(const transport::RequestOutcome& outcome, bool json) {
 
 void print_read_end(const transport::RequestOutcome& last, std::uint64_t from, std::uint64_t messages) {
   if (!succeeded(last)) {
-    if (messages != 0) std::printf("read %llu: %llu messages before the failure\n",
-                                   static_cast<unsigned long long>(from), static_cast<unsigned long long>(messages));
-    print_failure(last);
+    if (messages != 0) {
+      std::printf("read %llu: %s before the failure\n", static_cast<unsigned long long>(from),
+                  util::counted(messages, "message").c_str());
+    }
+    report_failure(last);
     return;
   }
   const auto first = static_cast<unsigned long long>(from);
   if (messages == 0) {
     std::printf("read %llu -> no messages %s\n", first, where_of(last, false).c_str());
   } else {
-    std::printf("read %llu -> %llu message%s, positions %llu..%llu %s\n", first,
-                static_cast<unsigned long long>(messages), messages == 1 ? "" : "s", first,
-                first + messages - 1, where_of(last, false).c_str());
+    std::printf("read %llu -> %s, positions %llu..%llu %s\n", first, util::counted(messages, "message").c_str(),
+                first, first + messages - 1, where_of(last, false).c_str());
   }
 }
 

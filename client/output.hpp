@@ -25,14 +25,17 @@ struct Summary {
 // True when the request was answered `ok` (a get of a missing key included).
 bool succeeded(const transport::RequestOutcome& outcome);
 
-// One line for one request of put, get, del, cas or send (an append).
+// One line for one request of put, get, del, cas or send (an append): on
+// stdout when it was answered ok, otherwise on stderr (and, with --json, its
+// object on stdout as well).
 void print_outcome(const transport::RequestOutcome& outcome, bool json);
 void print_summary(Summary summary, bool json);
 
 // A read: with --json one object per request (page); otherwise one line per
 // message, "POSITION VALUE", and nothing else (see print_read_end).
 void print_read_page(const transport::RequestOutcome& outcome, bool json);
-// The last line of a read, when not --json: how many messages came, or why not.
+// The last line of a read, when not --json: how many messages came, or why
+// not (on stderr, as for print_outcome).
 void print_read_end(const transport::RequestOutcome& last, std::uint64_t from, std::uint64_t messages);
 
 void print_status(proto::NodeId id, const std::optional<proto::StatusReply>& status, bool json);

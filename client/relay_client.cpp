@@ -18,6 +18,7 @@
 #include "util/logging.hpp"
 #include "util/random.hpp"
 #include "util/signals.hpp"
+#include "util/words.hpp"
 
 namespace {
 
@@ -114,14 +115,25 @@ int run_read(Context& context, const RequestArgs& args) {
   return relay::client::succeeded(last) ? 0 : 1;
 }
 
+// status: every node, or with --node only that one; it fails (a line on
+// stderr, exit 1) when none of them answers.
 int run_status(Context& context) {
-  int answered = 0;
+  std::vector<relay::proto::NodeId> asked;
   for (const auto& node : context.cluster.nodes) {
-    const auto status = context.session.status(node.id, std::chrono::milliseconds(500));
-    answered += status ? 1 : 0;
-    relay::client::print_status(node.id, status, context.json);
+    if (!context.pin || *context.pin == node.id) asked.push_back(node.id);
   }
-  return answered > 0 ? 0 : 1;
+  int answered = 0;
+  for (const auto id : asked) {
+    const auto status = context.session.status(id, std::chrono::milliseconds(500));
+    answered += status ? 1 : 0;
+    relay::client::print_status(id, status, context.json);
+  }
+  if (answered > 0) return 0;
+  std::string names;
+  for (const auto id : asked) names += (names.empty() ? "" : ", ") + std::to_string(id);
+  std::fprintf(stderr, "relay-client: status failed: no answer from %s %s\n",
+               relay::util::noun(asked.size(), "node").c_str(), names.c_str());
+  return 1;
 }
 
 // Keys and values are checked here so that a wrong one is a usage error
@@ -137,9 +149,15 @@ CLI::Validator bytes_at_most(std::size_t max, std::size_t min = 0) {
 }
 
 const char* const kFooter =
+    "\nThe options of relay-client (--config, --node, --json, --timeout-ms, --retries,\n"
+    "--log-level) go before or after the command.\n"
+    "\nValues are printed quoted and escaped as in JSON strings, with each byte that is not\n"
+    "UTF-8 as \\xNN. With --json a value (key, value, expected, each of values) is a JSON\n"
+    "string when it is valid UTF-8, otherwise an object {\"base64\":\"...\"} holding its bytes,\n"
+    "so that every value reads back exactly.\n"
     "\nExit status: 0 when every request was answered ok (a get of a missing key, a del of one\n"
     "and a cas that did not swap are answers too), 1 when a request failed (no ok answer by the\n"
-    "deadline, or bad_request), 2 for a usage or configuration error.";
+    "deadline, or bad_request; a line on stderr says why), 2 for a usage or configuration error.";
 
 struct Commands {
   CLI::App* put;
@@ -154,40 +172,39 @@ struct Commands {
 Commands add_commands(CLI::App& app, RequestArgs& args) {
   const auto key = bytes_at_most(relay::proto::kMaxKeyBytes, 1);
   const auto value = bytes_at_most(relay::proto::kMaxMessageBytes);
-  const auto with_node = [&](CLI::App* command) {
-    command->fallthrough();
-    command->add_option("--node", args.node, "send to this node instead of a random one (and retry there)");
-    return command;
-  };
   Commands c{};
-  c.put = with_node(app.add_subcommand("put", "set KEY to VALUE; prints the log index it was applied at"));
+  c.put = app.add_subcommand("put", "set KEY to VALUE; prints the log index it was applied at");
   c.put->add_option("KEY", args.key, "the key")->required()->check(key);
   c.put->add_option("VALUE", args.value, "the value")->required()->check(value);
-  c.get = with_node(app.add_subcommand("get", "print the value of KEY, or \"not found\" (exit status 0 either way)"));
+  c.get = app.add_subcommand("get", "print the value of KEY, or \"not found\" (exit status 0 either way)");
   c.get->add_option("KEY", args.key, "the key")->required()->check(key);
-  c.del = with_node(app.add_subcommand("del", "remove KEY; says whether it existed"));
+  c.del = app.add_subcommand("del", "remove KEY; says whether it existed");
   c.del->add_option("KEY", args.key, "the key")->required()->check(key);
-  c.cas = with_node(app.add_subcommand("cas", "set KEY to NEW if it holds OLD now; says whether it did, and "
-                                              "what the key holds"));
+  c.cas = app.add_subcommand("cas", "set KEY to NEW if it holds OLD now; says whether it did, and "
+                                    "what the key holds");
   c.cas->add_option("KEY", args.key, "the key")->required()->check(key);
   c.cas->add_option("OLD", args.expected, "the value KEY must hold")->required()->check(value);
   c.cas->add_option("NEW", args.value, "the value to set")->required()->check(value);
-  c.send = with_node(app.add_subcommand("send", "append MESSAGE (default \"hello\") to the ordered stream; "
-                                                "prints its stream position"));
+  c.send = app.add_subcommand("send", "append MESSAGE (default \"hello\") to the ordered stream; "
+                                      "prints its stream position");
   c.send->add_option("MESSAGE", args.words, "the text; several words are joined with spaces");
   c.send->add_option("--count", args.count, "send N messages, numbered \"MESSAGE #i\", and a summary")
       ->check(CLI::Range(1ULL, 100'000'000ULL));
   c.send->add_option("--interval-ms", args.interval_ms, "pause between messages");
-  c.read = with_node(app.add_subcommand("read", "print the stream's messages from position FROM (the first "
-                                                "is 1), one per line with its position"));
+  c.read = app.add_subcommand("read", "print the stream's messages from position FROM (the first "
+                                      "is 1), one per line with its position");
   c.read->add_option("FROM", args.from, "the first position wanted")
       ->required()
       ->check(CLI::Range(std::uint64_t{1}, std::numeric_limits<std::uint64_t>::max()));
   c.read->add_option("--count", args.count, "at most N messages (default: as many as a node sends in one reply)")
       ->check(CLI::Range(1ULL, 100'000'000ULL));
-  c.status = app.add_subcommand("status", "ask every node for its role, term, leader and log indexes");
-  c.status->fallthrough();
-  for (auto* command : {c.put, c.get, c.del, c.cas, c.send, c.read, c.status}) command->footer(kFooter);
+  c.status = app.add_subcommand("status", "ask every node (with --node, that node) for its role, "
+                                          "term, leader and log indexes");
+  // The program's options are the parent's; fallthrough lets them follow
+  // the command too ("put k v --node 2" as well as "--node 2 put k v").
+  for (auto* command : {c.put, c.get, c.del, c.cas, c.send, c.read, c.status}) {
+    command->fallthrough()->footer(kFooter);
+  }
   return c;
 }
 
@@ -208,18 +225,20 @@ int main(int argc, char** argv) {
   bool json = false;
   std::uint32_t timeout_ms = 0;
   std::uint32_t retries = 3;
+  RequestArgs args;
   app.add_option("--config", config_path, "cluster configuration file (INI)")->capture_default_str();
   app.add_option("--log-level", log_level, std::string("one of ") + relay::util::kLogLevels)
       ->check(CLI::IsMember(relay::util::kLogLevelNames))
       ->capture_default_str();
   app.add_option("--timeout-ms", timeout_ms,
                  "deadline of each request, retries included (default: request_timeout_ms of the file)");
+  app.add_option("--node", args.node,
+                 "send each request to this node instead of a random one (and retry there); status: ask only it");
   app.add_option("--retries", retries, "how many times a request is tried again on another node")
       ->capture_default_str();
   app.add_flag("--json", json, "one JSON object per request (and per node for status), fields named as in "
                                "docs/protocol.md");
 
-  RequestArgs args;
   const Commands commands = add_commands(app, args);
   if (auto exit_status = relay::util::parse_command_line(app, "relay-client", argc, argv)) return *exit_status;
 

@@ -1,8 +1,10 @@
 """The programs' contracts (docs/configuration.md, README "The programs"): configuration errors, start-up
-errors, --help/--version, signals, relay-cluster's supervision, and the
-durable state file.
+errors, --help/--version, signals, relay-cluster's supervision, the
+durable state file, and relay-client's command line and output.
 """
 
+import base64
+import json
 import os
 import re
 import signal
@@ -463,6 +465,132 @@ class StateFileTest(harness.ClusterTest):
             self.assertGreaterEqual(row["term"], new_term, f"node {node}: {row}")
         self.assertGreater(final_term, new_term)
         report(f"terms: {term} -> {new_term} after the leader crashed -> {final_term} after a full restart")
+
+
+class ClientCommandLineTest(harness.ClusterTest):
+    """relay-client as a user types it (README "The programs"): options
+    before or after the command, failures on stderr, values that are not
+    text."""
+
+    def client(self, cluster, *args, timeout=30):
+        """relay-client ARGS... with --config wherever ARGS put it (not first)."""
+        return run_bounded(self, [binary("relay-client"), *args], timeout=timeout)
+
+    def assert_one_error_line(self, result, *words):
+        lines = result.stderr.splitlines()
+        self.assertEqual(len(lines), 1, f"not one line on stderr: {result.stderr!r}")
+        self.assertTrue(lines[0].startswith("relay-client: "), lines[0])
+        for word in words:
+            self.assertIn(word, lines[0])
+        return lines[0]
+
+    def test_common_options_go_before_or_after_the_command(self):
+        cluster = self.cluster(3)
+        cluster.start()
+        cluster.wait_for_leader()
+        config = str(cluster.config)
+        common = ["--config", config, "--node", "2", "--json", "--timeout-ms", "3000", "--retries", "2",
+                  "--log-level", "warn"]
+        placements = {
+            "before": common + ["put", "k", "v"],
+            "after": ["put", "k", "v"] + common,
+            "between": ["put", "--node", "2", "k", "--config", config, "v", "--json"],
+            "split": ["--json", "--config", config, "put", "k", "v", "--node", "2"],
+        }
+        for name, args in placements.items():
+            with self.subTest(placement=name):
+                result = self.client(cluster, *args)
+                self.assertEqual(result.returncode, 0, result.stderr)
+                reply = json.loads(result.stdout)
+                self.assertEqual((reply["op"], reply["sent_to"], reply["received_by"]), ("put", 2, 2), reply)
+        for args in (["--node", "3", "send", "hi", "--count", "2"], ["send", "hi", "--node", "3", "--count", "2"],
+                     ["--node", "3", "read", "1", "--count", "2"], ["read", "--node", "3", "1"]):
+            with self.subTest(args=args):
+                result = self.client(cluster, "--config", config, "--json", *args)
+                self.assertEqual(result.returncode, 0, result.stderr)
+                replies = [json.loads(line) for line in result.stdout.splitlines()]
+                self.assertTrue(all(r["sent_to"] == 3 for r in replies if not r.get("summary")), replies)
+        # status --node asks that node only, wherever --node stands.
+        for args in (["--node", "2", "status"], ["status", "--node", "2"]):
+            with self.subTest(args=args):
+                result = self.client(cluster, "--config", config, "--json", *args)
+                self.assertEqual(result.returncode, 0, result.stderr)
+                self.assertEqual([json.loads(line)["id"] for line in result.stdout.splitlines()], [2])
+        result = self.client(cluster, "--config", config, "put", "k", "v", "--node", "9")
+        self.assertEqual(result.returncode, 2)
+        self.assert_one_error_line(result, "--node 9")
+
+    def test_a_failed_request_says_why_in_one_line_on_stderr(self):
+        cluster = self.cluster(3)  # configured, not started: nobody answers
+        config = str(cluster.config)
+        quick = ["--config", config, "--timeout-ms", "300"]
+        for retries, words in ((0, ["1 attempt:", "node "]), (1, ["2 attempts:", "nodes "])):
+            for args in (["put", "k", "v"], ["get", "k"], ["read", "1"]):
+                with self.subTest(args=args, retries=retries):
+                    result = self.client(cluster, *quick, "--retries", str(retries), *args)
+                    self.assertEqual(result.returncode, 1)
+                    self.assertEqual(result.stdout, "", "a failure goes to stderr only")
+                    line = self.assert_one_error_line(result, f"{args[0]} ", "failed", *words)
+                    self.assertNotRegex(line, r"\bnodes \d+;", "one node is not 'nodes'")
+                with self.subTest(args=args, retries=retries, json=True):
+                    result = self.client(cluster, *quick, "--retries", str(retries), "--json", *args)
+                    self.assertEqual(result.returncode, 1)
+                    reply = json.loads(result.stdout)
+                    self.assertEqual((reply["status"], reply["attempts"]), ("no_answer", retries + 1), reply)
+                    self.assert_one_error_line(result, "failed")
+        # One line per failed message of a run; the summary stays on stdout.
+        result = self.client(cluster, *quick, "--retries", "0", "send", "x", "--count", "2")
+        self.assertEqual(result.returncode, 1)
+        self.assertEqual([line.split(" failed:")[0] for line in result.stderr.splitlines()],
+                         ['relay-client: send "x #1"', 'relay-client: send "x #2"'], result.stderr)
+        self.assertRegex(result.stdout, r"^sent 2, ok 0, failed 2")
+        for args, asked in ((["status"], "nodes 1, 2, 3"), (["status", "--node", "2"], "node 2")):
+            with self.subTest(args=args):
+                result = self.client(cluster, "--config", config, *args)
+                self.assertEqual(result.returncode, 1)
+                self.assertIn("unreachable", result.stdout)
+                self.assertTrue(self.assert_one_error_line(result, "status").endswith(asked), result.stderr)
+        # A node without a leader answers, but not ok: the same one line.
+        cluster.start(1)
+        wait_until(lambda: cluster.status(1), 3.0, "node 1 to answer")
+        result = self.client(cluster, *quick, "--node", "1", "--retries", "0", "put", "k", "v")
+        self.assertEqual(result.returncode, 1)
+        line = self.assert_one_error_line(result, "put k failed: ")
+        report(f"example: {line}")
+
+    def test_values_that_are_not_utf8_are_escaped_and_round_trip_in_json(self):
+        cluster = self.cluster(1)
+        cluster.start()
+        cluster.wait_for_leader()
+        config = str(cluster.config)
+        raw = b'a\xff\x01"b\\x41\xc3'  # not UTF-8, a control byte, a quote, a typed backslash-x
+        value = raw.decode("utf-8", "surrogateescape")  # argv carries these very bytes
+        self.assertEqual(self.client(cluster, "--config", config, "put", "bin", value).returncode, 0)
+        self.assertEqual(self.client(cluster, "--config", config, "send", value).returncode, 0)
+        result = self.client(cluster, "--config", config, "get", "bin")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn('get bin -> "a\\xff\\u0001\\"b\\\\x41\\xc3" (', result.stdout)
+        self.assertNotIn("\ufffd", result.stdout)
+        result = self.client(cluster, "--config", config, "read", "1")
+        self.assertIn('1 "a\\xff\\u0001\\"b\\\\x41\\xc3"\n', result.stdout)
+
+        def decoded(field):
+            return field.encode() if isinstance(field, str) else base64.b64decode(field["base64"], validate=True)
+
+        result = self.client(cluster, "--config", config, "--json", "get", "bin")
+        reply = json.loads(result.stdout)
+        self.assertEqual(decoded(reply["value"]), raw, reply)
+        result = self.client(cluster, "--config", config, "--json", "put", value, "text")
+        reply = json.loads(result.stdout)
+        self.assertEqual((decoded(reply["key"]), decoded(reply["value"])), (raw, b"text"), reply)
+        result = self.client(cluster, "--config", config, "--json", "read", "1")
+        reply = json.loads(result.stdout)
+        self.assertEqual([decoded(v) for v in reply["values"]], [raw], reply)
+        # Text in any language stays a plain JSON string.
+        self.client(cluster, "--config", config, "put", "word", "h\u00e9llo \u20ac")
+        reply = json.loads(self.client(cluster, "--config", config, "--json", "get", "word").stdout)
+        self.assertEqual(reply["value"], "h\u00e9llo \u20ac")
+        report(f"example: {result.stdout.strip()}")
 
 
 if __name__ == "__main__":
