@@ -48,7 +48,9 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, std::string("one of ") + relay::util::kLogLevels)
       ->check(CLI::IsMember(relay::util::kLogLevelNames))->capture_default_str();
   app.add_flag("--json", json, "one JSON object per event");
-  app.add_flag("--messages", messages, "also show every message a node sends (heartbeats excepted)");
+  app.add_flag("--messages", messages,
+               "also show every message a node sends (not heartbeat traffic: heartbeats, appends without entries "
+               "and the answers that tell nothing new; docs/monitor.md)");
   app.add_option("--record", record_path, "save the session to FILE (JSON lines, see docs/monitor.md)");
   app.add_option("--duration", duration_s, "stop after this many seconds (default: at Ctrl-C)")
       ->check(CLI::NonNegativeNumber);

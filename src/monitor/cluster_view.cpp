@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <optional>
 
+#include "util/words.hpp"
+
 namespace relay::monitor {
 namespace {
 
@@ -137,9 +139,8 @@ void ClusterView::check_tap_seq(NodeView& view, const Event& event, std::vector<
     alarm.time_us = event.recv_us;
     alarm.node = view.id;
     alarm.missed = missed;
-    alarm.text = node_name(view.id) + " tap gap: missed " + std::to_string(missed) + " event" +
-                 (missed == 1 ? "" : "s") + " (seq " + std::to_string(view.next_tap_seq) + " to " +
-                 std::to_string(event.seq - 1) + ")";
+    alarm.text = node_name(view.id) + " tap gap: missed " + util::counted(missed, "event") + " (seq " +
+                 std::to_string(view.next_tap_seq) + " to " + std::to_string(event.seq - 1) + ")";
     raise(std::move(alarm), out);
   } else if (view.next_tap_seq != 0 && event.seq < view.next_tap_seq) {
     auto f = make_finding("node", event.recv_us,
@@ -218,7 +219,7 @@ void ClusterView::check_leader(proto::NodeId id, proto::Term term, std::uint64_t
 // With --messages: one line per message a node sent, and per request a
 // client sent (clients have no tap of their own).
 void ClusterView::report_traffic(const Event& event, const Line& line, std::vector<Finding>& out) {
-  if (!options_.messages || line.type == "heartbeat") return;
+  if (!options_.messages || heartbeats_.is_heartbeat(event, line)) return;
   if (event.kind == "drop") {
     auto f = make_finding("message", event.recv_us, node_name(event.node) + " dropped a bad frame: " + event.text);
     f.json.field("node", event.node).field("type", "drop").field("text", event.text);

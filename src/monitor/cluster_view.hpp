@@ -56,7 +56,7 @@ struct ViewOptions {
   std::vector<proto::NodeId> nodes;  // the configured members
   std::uint32_t heartbeat_interval_ms = 50;
   std::uint32_t election_timeout_ms = 300;
-  bool messages = false;  // also report every message sent (heartbeats excepted)
+  bool messages = false;  // also report every message sent (heartbeat traffic excepted: HeartbeatFilter)
 };
 
 // How often the live loop judges liveness when nothing arrives.
@@ -118,6 +118,7 @@ class ClusterView {
   std::deque<Alarm> alarms_;
   std::uint64_t alarm_count_ = 0;
   std::deque<Finding> log_;
+  HeartbeatFilter heartbeats_;  // for --messages
 };
 
 }  // namespace relay::monitor

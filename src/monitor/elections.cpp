@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "util/words.hpp"
+
 namespace relay::monitor {
 namespace {
 
@@ -98,7 +100,7 @@ void Elections::on_leader(proto::Term term, proto::NodeId leader, std::uint64_t 
   e.observed = observed;
   std::string text = "leader: node " + std::to_string(leader) + " leads term " + std::to_string(term);
   if (observed) {
-    text += " (" + std::to_string(e.votes.size()) + " votes seen, " + ms_text(e.leaderless_us()) +
+    text += " (" + util::counted(e.votes.size(), "vote") + " seen, " + ms_text(e.leaderless_us()) +
             " without a leader)";
   } else {
     text += " (election not observed)";

@@ -125,4 +125,20 @@ Line parse_line(std::string_view text) {
   return line;
 }
 
+bool HeartbeatFilter::is_heartbeat(const Event& event, const Line& line) {
+  if (line.type == "heartbeat") return true;
+  if (line.type == "append") {
+    const auto* entries = line.find("entries");
+    return entries != nullptr && *entries == "0";
+  }
+  // A follower's own taps give its replies in the order it sent them; the
+  // leader's taps of receiving them may come late, from another channel.
+  if (line.type != "append_reply" || event.kind != "out") return false;
+  auto& last = replies_[{event.node, event.peer}];
+  const LastReply now{line.number("term"), line.number("last_index")};
+  const bool repeated = now.term != 0 && now.term == last.term && now.last_index == last.last_index;
+  last = now;
+  return repeated;
+}
+
 }  // namespace relay::monitor

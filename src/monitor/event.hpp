@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -59,5 +60,29 @@ struct Line {
 };
 
 Line parse_line(std::string_view line);
+
+// Tells heartbeat traffic from the rest, for the views that leave it out
+// (--messages and the report's arrows), where it would bury everything else:
+// - a `heartbeat` on the election channel;
+// - an `append` without entries: the leader sends one to each follower every
+//   heartbeat interval (docs/protocol.md, Rule "append");
+// - an `append_reply` a follower sent that tells its leader nothing new: the
+//   same term and last_index as its last reply to it. That is the answer to
+//   such an append, or a hello (ok=0, round 0) the follower sends when the
+//   leader's append is a little late. The first reply to a leader and one
+//   that moves last_index are news.
+// It remembers each follower's last reply, so it must see every event of a
+// stream in order, whatever the caller then does with it.
+class HeartbeatFilter {
+ public:
+  bool is_heartbeat(const Event& event, const Line& line);
+
+ private:
+  struct LastReply {
+    std::uint64_t term = 0;  // 0: none yet
+    std::uint64_t last_index = 0;
+  };
+  std::map<std::pair<proto::NodeId, proto::NodeId>, LastReply> replies_;  // (follower, leader)
+};
 
 }  // namespace relay::monitor

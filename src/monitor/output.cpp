@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "monitor/screen.hpp"
+#include "util/words.hpp"
 
 namespace relay::monitor {
 namespace {
@@ -69,7 +70,7 @@ void Output::close(const ClusterView& view) {
   if (!screen_open_) return;
   put("\x1b[?25h\x1b[?1049l");
   screen_open_ = false;
-  std::string text = "relay-monitor: " + std::to_string(view.alarm_count()) + " alarm(s)\n";
+  std::string text = "relay-monitor: " + util::counted(view.alarm_count(), "alarm") + "\n";
   for (const auto& alarm : view.alarms()) text += clock_text(alarm.time_us) + " ALARM " + alarm.text + "\n";
   put(text);
 }

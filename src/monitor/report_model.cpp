@@ -17,7 +17,7 @@ class ArrowBuilder {
   explicit ArrowBuilder(ReportModel& model) : model_(model) {}
 
   void on_tap(const Event& event, const Line& line) {
-    if (line.type == "heartbeat" || line.type.empty()) return;  // heartbeats would bury everything else
+    if (heartbeats_.is_heartbeat(event, line) || line.type.empty()) return;
     if (event.channel == "client") {
       on_client(event, line);
     } else if (event.kind == "out" && (event.channel == "peer" || event.channel == "election")) {
@@ -85,6 +85,7 @@ class ArrowBuilder {
   }
 
   ReportModel& model_;
+  HeartbeatFilter heartbeats_;  // heartbeat traffic would bury everything else
   std::map<std::tuple<proto::NodeId, proto::NodeId, std::string>, std::deque<std::size_t>> waiting_;
 };
 

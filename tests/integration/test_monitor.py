@@ -8,6 +8,7 @@ real headless Chromium with a lane per node, arrows and election markers.
 """
 
 import json
+import re
 import shutil
 import signal
 import subprocess
@@ -193,6 +194,44 @@ class MonitorTest(harness.ClusterTest):
         won = self.wait_events(monitor, "the current leader", "election", phase="won", term=term)
         self.assertFalse(won[0]["observed"], "it joined after the election")
         self.assertEqual(self.events(monitor, "alarm"), [])
+
+    # -- --messages: traffic, not heartbeats --
+
+    def test_messages_leave_out_heartbeat_traffic(self):
+        """A quiet cluster sends heartbeat traffic every 50 ms (docs/monitor.md,
+        "Heartbeat traffic"): the leader's appends without entries and the
+        followers' answers that tell it nothing new. --messages shows the
+        traffic of a write, and none of that."""
+        cluster = self.cluster(3)
+        cluster.start()
+        leader, term = cluster.wait_for_leader(timeout=5.0)
+        monitor = self.start_monitor(cluster, "--messages", "--duration", "5")
+        for node in cluster.ids:
+            self.wait_events(monitor, f"node {node} in term {term}", "node", node=node, term=term)
+        result = cluster.run_client("put", "k", "v")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(monitor.wait_exit(10), 0, monitor.stderr())
+        messages = self.events(monitor, "message")
+        by_type = {}
+        for m in messages:
+            by_type.setdefault(m["type"], []).append(m)
+        appends = by_type.get("append", [])
+        self.assertGreaterEqual(len(appends), 2, f"an append of the put to each follower: {appends}")
+        for m in appends:
+            self.assertRegex(m["text"], r"\bentries=[1-9]", m)
+            self.assertEqual(m["from"], f"node {leader}", m)
+        self.assertNotIn("heartbeat", by_type)
+        # Each follower answers the put's append (news: it moves last_index);
+        # any other answer shown is a first one to this leader, or one that
+        # sends it back — a few, not one per heartbeat interval (about 100 each in 5 s).
+        index = re.search(r"\blast=(\d+)", appends[0]["text"]).group(1)
+        replies = by_type.get("append_reply", [])
+        answered = {m["from"] for m in replies if re.search(rf"\bok=1 last_index={index}\b", m["text"])}
+        self.assertEqual(answered, {f"node {i}" for i in cluster.ids if i != leader}, replies)
+        self.assertLessEqual(len(replies), 8, f"heartbeat answers shown: {[m['text'] for m in replies]}")
+        self.assertIn("client_request", by_type)
+        report(f"--messages over 5 s: {len(messages)} lines: " +
+               ", ".join(f"{len(v)} {k}" for k, v in sorted(by_type.items())))
 
     # -- usage errors --
 

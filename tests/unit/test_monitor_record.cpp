@@ -150,6 +150,14 @@ TEST_CASE("the report page carries lanes, arrows, elections and requests, and no
     writer.write(s.tap(2, "out", "peer", 1, proto::RelayReply{1, ok_reply("</script>", 1, 1, 1, 2, 1, 1)}));
     writer.write(s.tap(1, "in", "peer", 2, proto::RelayReply{1, ok_reply("</script>", 1, 1, 1, 2, 1, 1)}));
     writer.write(s.tap(1, "out", "client", 0, ok_reply("</script>", 1, 1, 1, 2, 1, 1)));
+    // Heartbeat traffic draws no arrows: an append without entries, and the
+    // second of two answers that say the same.
+    for (int i = 0; i < 2; ++i) {
+      writer.write(s.tap(2, "out", "peer", 1, proto::Append{1, 2, 1, 1, 1, 0, {}}));
+      writer.write(s.tap(1, "in", "peer", 2, proto::Append{1, 2, 1, 1, 1, 0, {}}));
+      writer.write(s.tap(1, "out", "peer", 2, proto::AppendReply{1, 1, true, 1, 0}));
+      writer.write(s.tap(2, "in", "peer", 1, proto::AppendReply{1, 1, true, 1, 0}));
+    }
   }
   auto built = build_report_model(recording);
   REQUIRE(std::holds_alternative<ReportModel>(built));
@@ -162,6 +170,9 @@ TEST_CASE("the report page carries lanes, arrows, elections and requests, and no
   CHECK(relays == 1);
   CHECK(std::any_of(model.arrows.begin(), model.arrows.end(),
                     [](const Arrow& a) { return a.type == "ballot" && a.from == "node:2" && a.to == "node:1"; }));
+  CHECK(std::none_of(model.arrows.begin(), model.arrows.end(), [](const Arrow& a) { return a.type == "append"; }));
+  CHECK(std::count_if(model.arrows.begin(), model.arrows.end(),
+                      [](const Arrow& a) { return a.type == "append_reply" && a.delivered; }) == 1);
   const auto page = render_report(model);
   CHECK(page.find("/*RELAY_REPORT_DATA*/") == std::string::npos);
   CHECK(page.find("\"requests\":[{") != std::string::npos);

@@ -335,5 +335,37 @@ TEST_CASE("--messages reports each message sent, and what clients sent, but neve
   CHECK(view.log().size() < 10);  // messages are printed, not kept for the screen
 }
 
+TEST_CASE("--messages leaves out heartbeat traffic: appends without entries, answers that tell nothing new") {
+  Stream s;
+  auto options = three_nodes();
+  options.messages = true;
+  ClusterView view(options, s.now_us);
+  settle(view, s);
+  const auto shown = [&](proto::NodeId node, proto::NodeId peer, const proto::Message& message) {
+    return count_kind(feed(view, s.tap(node, "out", "peer", peer, message)), "message");
+  };
+  const proto::Entry entry{6, 1, proto::Op::put, "c", 1, "k", "v", ""};
+  // Leader 1's heartbeat append to node 2, and node 2's answer: the first is news.
+  CHECK(shown(1, 2, proto::Append{1, 1, 5, 1, 5, 0, {}}) == 0);
+  CHECK(shown(2, 1, proto::AppendReply{1, 2, true, 5, 0}) == 1);
+  CHECK(shown(1, 2, proto::Append{1, 1, 5, 1, 5, 0, {}}) == 0);
+  CHECK(shown(2, 1, proto::AppendReply{1, 2, true, 5, 0}) == 0);
+  CHECK(shown(1, 2, proto::Append{1, 1, 5, 1, 5, 1, {}}) == 0);   // a read round rides on it
+  CHECK(shown(2, 1, proto::AppendReply{1, 2, true, 5, 1}) == 0);
+  // An entry and the answer that moves last_index are traffic.
+  CHECK(shown(1, 2, proto::Append{1, 1, 5, 1, 5, 1, {entry}}) == 1);
+  CHECK(shown(2, 1, proto::AppendReply{1, 2, true, 6, 1}) == 1);
+  CHECK(shown(2, 1, proto::AppendReply{1, 2, true, 6, 1}) == 0);
+  // A hello (ok=0, round 0) where the follower's log still ends: nothing new.
+  CHECK(shown(2, 1, proto::AppendReply{1, 2, false, 6, 0}) == 0);
+  // A refusal that sends the leader back is news; so is each follower's own first answer.
+  CHECK(shown(2, 1, proto::AppendReply{1, 2, false, 3, 1}) == 1);
+  CHECK(shown(2, 1, proto::AppendReply{1, 2, true, 6, 1}) == 1);
+  CHECK(shown(3, 1, proto::AppendReply{1, 3, true, 6, 1}) == 1);
+  CHECK(shown(3, 1, proto::AppendReply{2, 3, true, 6, 0}) == 1);  // a new term
+  // The leader's taps of receiving them are not messages it sent.
+  CHECK(count_kind(feed(view, s.tap(1, "in", "peer", 2, proto::AppendReply{1, 2, true, 6, 1})), "message") == 0);
+}
+
 }  // namespace
 }  // namespace relay::monitor
