@@ -30,6 +30,7 @@ Node::Node(Options options, Restored restored, std::uint64_t seed)
   }
   commit_index_ = machine_.applied_index();
   written_index_ = log_.last_index();
+  confirmed_written_ = written_index_;
   next_relay_id_ = random_.between(1, std::uint64_t{1} << 48);
   std::sort(options_.members.begin(), options_.members.end());
   checked_term_ = durable_.term;
@@ -40,6 +41,7 @@ Node::Node(Options options, Restored restored, std::uint64_t seed)
 
 Actions Node::step(const Event& event) {
   out_.clear();
+  if (!std::holds_alternative<StorageFailed>(event)) count_written();
   std::visit(
       [this](const auto& e) {
         using E = std::decay_t<decltype(e)>;
@@ -225,6 +227,20 @@ void Node::become_leader() {
   heartbeat_followers();
   advance_commit();  // a cluster of one commits at once
   dispatch_pending();
+}
+
+Actions Node::confirm_writes() {
+  out_.clear();
+  count_written();
+  return std::move(out_);
+}
+
+// Every write handed to the shell before this event was carried out (a
+// failed one would have come back as StorageFailed first).
+void Node::count_written() {
+  if (confirmed_written_ >= written_index_) return;
+  confirmed_written_ = written_index_;
+  advance_commit();
 }
 
 void Node::set_leader(NodeId leader) {

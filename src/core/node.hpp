@@ -80,6 +80,12 @@ class Node {
   std::size_t pending() const { return pending_.size(); }
   const Log& log() const { return log_; }
   std::uint64_t commit_index() const { return commit_index_; }
+  // True while the leader's last write has not been confirmed by a later
+  // event. The shell, once it has carried out a batch's writes without a
+  // failure, calls confirm_writes(): the leader counts its own copy, and a
+  // cluster of one commits without waiting for the next message or timer.
+  bool awaiting_own_write() const { return role_ == proto::Role::leader && confirmed_written_ < written_index_; }
+  Actions confirm_writes();
   std::uint64_t applied_index() const { return machine_.applied_index(); }
   const store::StateMachine& machine() const { return machine_; }
   proto::StatusReply status(std::uint64_t request_id) const;
@@ -152,6 +158,7 @@ class Node {
   void become_follower(NodeId leader, const char* reason);
   void become_leader();
   void set_leader(NodeId leader);
+  void count_written();
   void change_role(proto::Role role, const char* reason);
   void reset_election_timer();
   bool leader_is_alive() const;
@@ -264,6 +271,11 @@ class Node {
   store::StateMachine machine_;
   std::uint64_t commit_index_ = 0;
   std::uint64_t written_index_ = 0;   // entries handed to the shell to write
+  // written_index_ as of the start of the current event: the shell has carried
+  // those writes out (a failed one comes back as StorageFailed before any
+  // other event). The leader counts only these as its own copy, so it never
+  // commits, applies or answers a read from an entry its disk refused.
+  std::uint64_t confirmed_written_ = 0;
   std::uint64_t last_append_at_ = 0;  // follower: when the leader's last append came
   std::string snapshot_;              // the newest snapshot's bytes (sent to laggards)
   std::uint64_t snapshot_index_ = 0;

@@ -262,8 +262,11 @@ void Node::send_snapshot_chunk(NodeId peer, Progress& progress) {
 void Node::heartbeat_followers() {
   for (auto& [peer, progress] : progress_) {
     if (!progress.in_flight.empty() && progress.match == progress.match_at_heartbeat) {
+      // From what it is known to hold; if the log was compacted past that,
+      // replicate() sends the snapshot. Its next rejection is news again.
       progress.in_flight.clear();
-      progress.next = std::max(progress.match + 1, log_.first_index());
+      progress.next = progress.match + 1;
+      progress.answered_rejection.reset();
     }
     progress.match_at_heartbeat = progress.match;
     replicate(peer, true);
@@ -332,6 +335,7 @@ void Node::on_snapshot_reply(NodeId from, const proto::SnapshotReply& message, c
     progress.match = std::max(progress.match, snapshot_index_);
     progress.next = std::max(progress.next, snapshot_index_ + 1);
     progress.in_flight.clear();
+    progress.answered_rejection.reset();
     replicate(from, false);
     return;
   }
@@ -348,7 +352,7 @@ void Node::on_snapshot_reply(NodeId from, const proto::SnapshotReply& message, c
 // nodes hold it and it belongs to the leader's current term.
 void Node::advance_commit() {
   if (role_ != Role::leader) return;
-  std::vector<std::uint64_t> matches{written_index_};
+  std::vector<std::uint64_t> matches{confirmed_written_};
   for (const auto& [peer, progress] : progress_) matches.push_back(progress.match);
   std::sort(matches.begin(), matches.end(), std::greater<>());
   const auto candidate = matches[majority() - 1];
@@ -582,6 +586,7 @@ void Node::on_storage_failed(const StorageFailed& event) {
   }
   if (log_.last_index() > event.durable_index) log_.truncate_from(event.durable_index + 1);
   written_index_ = log_.last_index();
+  confirmed_written_ = std::min(confirmed_written_, written_index_);
   // Entries already applied stay applied; the leader sends them again and
   // they are written again, never applied twice.
   commit_index_ = std::min(commit_index_, std::max(log_.last_index(), machine_.applied_index()));

@@ -65,6 +65,12 @@ void NodeLoop::end_batch() {
     storage_events_.pop_back();
     step(event);
   }
+  // The batch's writes are done (a failure was reported just above): the
+  // leader may now count its own copy, which commits at once in a cluster
+  // of one.
+  if (fatal_.empty() && node_.awaiting_own_write()) {
+    for (const auto& action : node_.confirm_writes()) carry_out(action);
+  }
   if (fatal_.empty() && !outbox_.empty()) end_batch();
 }
 

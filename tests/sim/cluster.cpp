@@ -250,6 +250,13 @@ void Cluster::end_batch(Slot& s) {
   checker_.on_step(now_ms_, *s.node, core::Tick{0}, actions, false);
   for (const auto& action : actions) carry_out(s, action);
   sync(s);
+  // The writes were carried out: the leader may count its own copy now.
+  if (s.node && s.node->awaiting_own_write()) {
+    auto confirmed = s.node->confirm_writes();
+    checker_.on_step(now_ms_, *s.node, core::Tick{0}, confirmed, false);
+    for (const auto& action : confirmed) carry_out(s, action);
+    end_batch(s);
+  }
 }
 
 void Cluster::sync(Slot& s) {

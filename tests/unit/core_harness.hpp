@@ -235,6 +235,14 @@ class Driver {
     if (auto_flush) {
       auto flushed = node.flush();
       last.insert(last.end(), std::make_move_iterator(flushed.begin()), std::make_move_iterator(flushed.end()));
+      // As the shell does: the batch's writes were carried out, so the leader
+      // may count them (a cluster of one commits here).
+      if (node.awaiting_own_write()) {
+        auto confirmed = node.confirm_writes();
+        last.insert(last.end(), std::make_move_iterator(confirmed.begin()), std::make_move_iterator(confirmed.end()));
+        flushed = node.flush();
+        last.insert(last.end(), std::make_move_iterator(flushed.begin()), std::make_move_iterator(flushed.end()));
+      }
     }
     record(last);
     return last;
@@ -242,6 +250,12 @@ class Driver {
   // The end of a batch, for tests that turned auto_flush off.
   const Actions& flush() {
     last = node.flush();
+    record(last);
+    return last;
+  }
+  // The shell reports the batch's writes carried out.
+  const Actions& confirm() {
+    last = node.confirm_writes();
     record(last);
     return last;
   }

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <deque>
 #include <string>
 
 #include "unit/core_harness.hpp"
@@ -140,16 +141,20 @@ TEST_CASE("each write is answered with the result of applying it") {
   CHECK(r.index == 9);
 }
 
-TEST_CASE("a cluster of one commits and answers a write at the flush") {
+TEST_CASE("a cluster of one commits and answers a write once the shell has written it") {
   Driver d(1, 1);
   d.auto_flush = false;
   d.tick_until_pre_vote();
   d.tick_until([](const Actions& a) { return !published<proto::Vote>(a).empty(); });
   REQUIRE(d.node.role() == Role::leader);
   d.flush();
+  d.confirm();
   d.from_client("c", put("alice", 1, "k", "v"));
   CHECK(client_replies(d.last).empty());
   d.flush();
+  CHECK(written_entries(d.last).size() == 1);
+  CHECK(client_replies(d.last).empty());  // not before its own write is done
+  d.confirm();
   REQUIRE(client_replies(d.last).size() == 1);
   CHECK(client_replies(d.last)[0].index == 2);
   d.from_client("c", get("alice", 2, "k"));
@@ -402,6 +407,91 @@ TEST_CASE("rejections of a window of pipelined appends are answered once, then a
   resent = appends_to(d.last, 2);
   REQUIRE(!resent.empty());
   CHECK(resent.front().prev_index == 0);
+}
+
+// Node 2's disk is full: it keeps index 1 and refuses everything after it,
+// while node 3 takes every entry and the leader compacts its log past 1. Once
+// node 2 can write again it must get the snapshot: the heartbeat's resend
+// starts from what it holds, not from the leader's first entry.
+TEST_CASE("a follower whose disk was full while the leader compacted gets the snapshot once it can write") {
+  auto o = options(1, 3);
+  o.snapshot_bytes = 4096;
+  Driver d(o);
+  d.lead();
+  std::uint64_t end2 = 1;  // node 2's log end
+  bool full = true;
+  std::size_t snapshot_chunks = 0;
+  const auto pump = [&](const Actions& first) {
+    std::deque<Actions> work{first};
+    for (int guard = 0; !work.empty() && guard < 10000; ++guard) {
+      const Actions actions = std::move(work.front());
+      work.pop_front();
+      for (const auto& append : appends_to(actions, 3)) work.push_back(d.ack(3, append));
+      for (const auto& append : appends_to(actions, 2)) {
+        const bool takes = !full && append.prev_index <= end2;
+        if (takes) end2 = std::max(end2, append.prev_index + append.entries.size());
+        work.push_back(d.from_peer(2, AppendReply{append.term, 2, takes, end2, append.round}));
+      }
+      for (const auto& chunk : snapshots_to(actions, 2)) {
+        ++snapshot_chunks;
+        if (full) continue;
+        if (chunk.done) end2 = chunk.last_index;
+        const std::uint64_t next_offset = chunk.done ? UINT64_MAX : chunk.offset + chunk.chunk.size();
+        work.push_back(d.from_peer(2, proto::SnapshotReply{chunk.term, 2, chunk.last_index, next_offset}));
+      }
+    }
+  };
+  const auto heartbeat = [&] {
+    pump(d.tick(30));
+    for (NodeId peer : {2, 3}) d.hear(follower_heartbeat(d.node.term(), peer, 1));  // both still follow it
+  };
+  std::uint64_t id = 1;
+  for (int round = 0; round < 60; ++round) {
+    pump(d.from_client("c", put("alice", id++, "k", std::string(400, 'x'))));
+    heartbeat();
+  }
+  REQUIRE(d.node.role() == Role::leader);
+  REQUIRE(d.node.log().snapshot_index() > 1);  // compacted past what node 2 holds
+  CHECK(end2 == 1);
+  full = false;
+  // Writes go on (an idle leader would send an empty probe, which hides the
+  // problem).
+  for (int round = 0; round < 40 && end2 < d.node.log().snapshot_index(); ++round) {
+    pump(d.from_client("c", put("alice", id++, "k", std::string(400, 'x'))));
+    heartbeat();
+  }
+  REQUIRE(d.node.role() == Role::leader);
+  CHECK(snapshot_chunks > 0);
+  CHECK(end2 >= d.node.log().snapshot_index());
+}
+
+// A cluster of one counts its own copy only once the shell has written it: a
+// write the disk refused is never applied, so no read can see it.
+TEST_CASE("a cluster of one never applies a write its disk refused") {
+  Driver d(1, 1);
+  d.auto_flush = false;
+  d.tick_until_pre_vote();
+  d.tick_until([](const Actions& a) { return !published<proto::Vote>(a).empty(); });
+  REQUIRE(d.node.role() == Role::leader);
+  d.flush();
+  d.confirm();
+  d.from_client("c", put("alice", 1, "k", "lost"));
+  d.flush();
+  REQUIRE(written_entries(d.last).size() == 1);
+  d.step(core::StorageFailed{1, "No space left on device"});
+  const auto refused = client_replies(d.last);
+  REQUIRE(refused.size() == 1);
+  CHECK(refused[0].status == proto::Status::unavailable);
+  CHECK(d.node.commit_index() == 1);
+  // It stepped down (a leader that cannot write cannot count itself); a read
+  // is answered once it leads again.
+  d.auto_flush = true;
+  d.from_client("c", get("alice", 2, "k"));
+  if (client_replies(d.last).empty()) d.tick_until([](const Actions& a) { return !client_replies(a).empty(); });
+  const auto read = client_replies(d.last);
+  REQUIRE(read.size() == 1);
+  CHECK(read[0].status == proto::Status::ok);
+  CHECK_FALSE(read[0].found);
 }
 
 TEST_CASE("batching: what arrives in one batch is one log write and one append per follower") {
