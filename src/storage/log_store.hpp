@@ -22,12 +22,15 @@
 // the first segment starts at or before snapshot.last_index + 1 (at 1 when there
 // is no snapshot), and only the last segment is ever written.
 //
-// Recovery rules: a bad record in the LAST segment that no valid record
-// follows (cut short, failing its checksum, zero bytes) is a torn write and is
-// cut off with everything after it. A bad record that a valid record follows,
-// a bad record in any other segment, a checksum-valid record with the wrong
-// index, or a gap between segments is corruption: open() fails naming file and
-// offset.
+// Recovery rules: a torn write can only end the LAST segment. A bad record
+// there is torn, and cut off with everything after it, when the rest of the
+// file is zero bytes, or when no valid chain of records resumes after it and
+// it is cut short by the end of the file or fails its checksum with only
+// zeros after its stated end. Any other bad record (a valid log resumes after
+// it, data follows it, its length field is impossible, its checksum is fine
+// but its payload is not), a bad record in any other segment, a
+// checksum-valid record with the wrong index, or a gap between segments is
+// corruption: open() fails naming file and offset.
 //
 // Deliberate choices beyond the brief: the directory is locked with flock, so
 // a second LogStore (or process) on it fails to open; a failed fsync, or a
@@ -140,6 +143,8 @@ class LogStore {
   std::optional<std::string> load_segments(const std::vector<std::pair<std::uint64_t, std::filesystem::path>>& files,
                                            Recovery& recovery);
   std::optional<std::string> load_segment(Segment& segment, bool last, Recovery& recovery);
+  static std::optional<std::string> check_torn(const Segment& segment, std::string_view bytes, std::uint64_t offset,
+                                               std::uint64_t index, const RecordRead& read, bool last);
   std::optional<std::string> cut_torn_tail(Segment& segment, std::uint64_t offset, std::uint64_t file_bytes,
                                            std::string_view reason, Recovery& recovery);
 

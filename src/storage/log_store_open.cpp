@@ -78,22 +78,40 @@ std::string corruption(const fs::path& path, std::uint64_t offset, std::uint64_t
          std::to_string(index) + "): " + std::string(reason);
 }
 
-// The first offset at or after `from` where a valid record of index `index`
-// or later starts, with that index. Only runs when a record failed to decode,
-// so a byte-by-byte scan is affordable; the index field filters candidates
-// before their checksum is computed.
-std::optional<std::pair<std::uint64_t, std::uint64_t>> find_later_record(std::string_view bytes, std::uint64_t from,
-                                                                         std::uint64_t index) {
-  for (std::uint64_t at = from; at + kRecordHeaderBytes <= bytes.size(); ++at) {
+// True if a chain of valid records with consecutive indexes starts at `at`
+// and runs to the end of `bytes`, or to a tail of zero bytes.
+bool valid_chain_to_end(std::string_view bytes, std::uint64_t at, std::uint64_t index) {
+  while (at < bytes.size()) {
+    const RecordRead read = decode_record(bytes.substr(at));
+    if (read.status != RecordStatus::ok || read.entry.index != index) return all_zero(bytes.substr(at));
+    at += read.bytes;
+    ++index;
+  }
+  return true;
+}
+
+// Where valid records resume after the bad record at `bad` (which should
+// have held index `index`): the offset and index of the first record that
+// starts a valid chain to the end of the file. A torn write ends the file, so
+// such a chain means the bad bytes lie inside the durable log. Requiring the
+// chain to reach the end keeps a lone lookalike inside a torn record's
+// payload from being taken for one. Runs only after a record failed, so a
+// byte-by-byte scan is affordable; the index field filters candidates before
+// any checksum is computed.
+std::optional<std::pair<std::uint64_t, std::uint64_t>> find_resumed_log(std::string_view bytes, std::uint64_t bad,
+                                                                        std::uint64_t index) {
+  static const std::uint64_t kMinRecordBytes = record_bytes(proto::Entry{});
+  for (std::uint64_t at = bad + 1; at + kRecordHeaderBytes <= bytes.size(); ++at) {
     std::uint64_t candidate = 0;
     for (std::size_t i = 0; i < 8; ++i) {
       candidate |= std::uint64_t{static_cast<unsigned char>(bytes[at + 8 + i])} << (8 * i);
     }
-    // Each record takes at least kRecordHeaderBytes, which bounds how far
-    // ahead an index found here can be.
-    if (candidate < index || candidate - index > at / kRecordHeaderBytes + 1) continue;
+    // At most one record per kMinRecordBytes fits between the two.
+    if (candidate <= index || candidate - index > (at - bad) / kMinRecordBytes + 1) continue;
     const RecordRead read = decode_record(bytes.substr(at));
-    if (read.status == RecordStatus::ok && read.entry.index == candidate) return std::pair{at, candidate};
+    if (read.status == RecordStatus::ok && read.entry.index == candidate && valid_chain_to_end(bytes, at, candidate)) {
+      return std::pair{at, candidate};
+    }
   }
   return std::nullopt;
 }
@@ -208,19 +226,9 @@ std::optional<std::string> LogStore::load_segment(Segment& segment, bool last, R
       return corruption(segment.path, offset, index, "the record holds index " + std::to_string(read.entry.index));
     }
     if (read.status != RecordStatus::ok) {
-      // Only the last write can have been torn, and it ends the last segment:
-      // nothing valid can follow a torn record. A valid later record means
-      // the bad bytes sit inside the durable log (a flipped length field, say),
-      // and cutting there would throw acknowledged entries away.
-      if (!last) return corruption(segment.path, offset, index, to_string(read.status));
-      if (const auto later = find_later_record(view, offset + 1, index)) {
-        return corruption(segment.path, offset, index,
-                          std::string(to_string(read.status)) + ", yet a valid record of index " +
-                              std::to_string(later->second) + " follows at byte offset " +
-                              std::to_string(later->first) + ", so this is not a torn write");
-      }
-      const bool zeros = all_zero(view.substr(offset));
-      return cut_torn_tail(segment, offset, bytes.size(), zeros ? "zero bytes" : to_string(read.status), recovery);
+      if (auto error = check_torn(segment, view, offset, index, read, last)) return error;
+      return cut_torn_tail(segment, offset, bytes.size(),
+                           all_zero(view.substr(offset)) ? "zero bytes" : to_string(read.status), recovery);
     }
     segment.offsets.push_back(offset);
     offset += read.bytes;
@@ -228,6 +236,29 @@ std::optional<std::string> LogStore::load_segment(Segment& segment, bool last, R
     if (index > snapshot_index_) recovery.entries.push_back(std::move(read.entry));
   }
   return std::nullopt;
+}
+
+// Nothing, if the bad record at `offset` (which should hold `index`) is a
+// torn write: only the last write can be torn, and it ends the last segment.
+// That is so when everything from it on is zero bytes (the file grew, its
+// data never came), or when no valid log resumes after it and it is either
+// cut short by the end of the file or fails its checksum with nothing but
+// zeros after its stated end. Anything else is corruption inside the durable
+// log: cutting there would drop entries that may have been acknowledged.
+std::optional<std::string> LogStore::check_torn(const Segment& segment, std::string_view bytes, std::uint64_t offset,
+                                                std::uint64_t index, const RecordRead& read, bool last) {
+  const std::string status = to_string(read.status);
+  if (!last) return corruption(segment.path, offset, index, status);
+  if (all_zero(bytes.substr(offset))) return std::nullopt;
+  if (const auto resumed = find_resumed_log(bytes, offset, index)) {
+    return corruption(segment.path, offset, index,
+                      status + ", yet valid records follow from index " + std::to_string(resumed->second) +
+                          " at byte offset " + std::to_string(resumed->first) + ", so this is not a torn write");
+  }
+  const bool cut_short = read.status == RecordStatus::cut_short;
+  const bool torn_body = read.status == RecordStatus::bad_checksum && all_zero(bytes.substr(offset + read.bytes));
+  if (cut_short || torn_body) return std::nullopt;
+  return corruption(segment.path, offset, index, status + " in the last record, with data after it: not a torn write");
 }
 
 std::optional<std::string> LogStore::cut_torn_tail(Segment& segment, std::uint64_t offset, std::uint64_t file_bytes,

@@ -289,6 +289,61 @@ TEST_CASE("a flipped byte in the last record, or a tail of zeros, is a torn writ
   CHECK(fs::file_size(segment) == 5 * record_size());
 }
 
+TEST_CASE("the last record: torn when its end never reached the disk, corrupt when its bytes changed") {
+  TempDir temp;
+  {
+    auto [store, recovery] = open_ok(temp.log());
+    REQUIRE(!store.append(make_entries(1, 5)));
+  }
+  const fs::path segment = temp.log() / "00000000000000000001.seg";
+  const std::uint64_t last = 4 * record_size();  // where record 5 starts
+  SUBCASE("its second half is zero bytes, as when the file grew but not all its pages were written") {
+    fs::resize_file(segment, last + record_size() / 2);
+    fs::resize_file(segment, last + record_size());
+    auto [store, recovery] = open_ok(temp.log());
+    INFO("report: " << recovery.report);
+    CHECK(recovery.report.find("index 5") != std::string::npos);
+    check_range(recovery.entries, 1, 4);
+  }
+  SUBCASE("a flipped high byte of its length field") {
+    flip_byte(segment, last + 3);
+    const std::string error = open_error(temp.log());
+    INFO("error: " << error);
+    CHECK(error.find("byte offset " + std::to_string(last)) != std::string::npos);
+    CHECK(fs::file_size(segment) == 5 * record_size());
+  }
+  SUBCASE("a length field made smaller, so data follows its stated end") {
+    std::fstream stream(segment, std::ios::in | std::ios::out | std::ios::binary);
+    stream.seekp(static_cast<std::streamoff>(last));
+    stream.put(static_cast<char>(record_size() - 8 - 20));  // 20 bytes short of the real record
+    stream.close();
+    const std::string error = open_error(temp.log());
+    INFO("error: " << error);
+    CHECK(error.find("byte offset " + std::to_string(last)) != std::string::npos);
+    CHECK(error.find("not a torn write") != std::string::npos);
+  }
+}
+
+TEST_CASE("a torn record whose value holds a record's image is still a torn write") {
+  TempDir temp;
+  std::string image;
+  relay::storage::encode_record(make_entry(7, 1), image);
+  Entry big = make_entry(5, 1);
+  big.value = "head-" + image + std::string(200, 'v');  // a value is the client's to choose
+  {
+    auto [store, recovery] = open_ok(temp.log());
+    REQUIRE(!store.append(make_entries(1, 4)));
+    REQUIRE(!store.append({big}));
+  }
+  const fs::path segment = temp.log() / "00000000000000000001.seg";
+  // The write of record 5 tore after the image, in the middle of the value.
+  fs::resize_file(segment, fs::file_size(segment) - 100);
+  auto [store, recovery] = open_ok(temp.log());
+  INFO("report: " << recovery.report);
+  CHECK(recovery.report.find("index 5") != std::string::npos);
+  check_range(recovery.entries, 1, 4);
+}
+
 TEST_CASE("a bad record before the tail is corruption naming file and offset") {
   TempDir temp;
   const std::uint64_t segment_bytes = 10 * record_size();
@@ -330,7 +385,8 @@ TEST_CASE("a bad record before the tail is corruption naming file and offset") {
     INFO("error: " << error);
     CHECK(error.find(segment.string()) != std::string::npos);
     CHECK(error.find("byte offset " + std::to_string(record_size())) != std::string::npos);
-    CHECK(error.find("index 23 follows at byte offset " + std::to_string(2 * record_size())) != std::string::npos);
+    CHECK(error.find("valid records follow from index 23 at byte offset " + std::to_string(2 * record_size())) !=
+          std::string::npos);
     CHECK(fs::file_size(segment) == 5 * record_size());
   }
   SUBCASE("a missing segment leaves a hole") {
