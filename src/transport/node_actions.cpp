@@ -145,6 +145,13 @@ void NodeLoop::store(const core::Action& action) {
     // A snapshot from the leader replaces the whole log: what lies past it
     // goes first, so the next append starts right after the snapshot.
     std::optional<std::string> error;
+    if (snapshot->replace_log && unsaved_state_ && !store_state(*unsaved_state_)) {
+      // The leader's snapshot may end in a term this node has not stored, and
+      // it replaces the log: a restart would find entries of a later term than
+      // its own. Stopping is the safe way out of this double failure.
+      fatal_ = "cannot store term and vote before installing the leader's snapshot";
+      return;
+    }
     if (snapshot->replace_log && log_store_.last_index() > snapshot->last_index &&
         snapshot->last_index >= log_store_.first_index()) {
       error = log_store_.truncate_from(snapshot->last_index + 1);
