@@ -59,6 +59,7 @@
 #include "config/endpoint.hpp"
 #include "proto/codec.hpp"
 #include "proto/messages.hpp"
+#include "util/words.hpp"
 
 namespace {
 
@@ -738,10 +739,10 @@ int main(int argc, char** argv) {
     if (total.first_error.empty()) total.first_error = r.first_error;
   }
   if (total.not_ready > 0) {
-    std::fprintf(stderr, "relay-load: %s: %llu of %d clients got no ok within %.1f s (%s)\n",
-                 options.label.c_str(), static_cast<unsigned long long>(total.not_ready),
-                 options.clients, options.ready_timeout_s,
-                 total.first_error.c_str());
+    std::fprintf(stderr, "relay-load: %s: %llu of %s got no ok within %.1f s (%s)\n", options.label.c_str(),
+                 static_cast<unsigned long long>(total.not_ready),
+                 relay::util::counted(static_cast<std::uint64_t>(options.clients), "client").c_str(),
+                 options.ready_timeout_s, total.first_error.c_str());
     return 1;
   }
   std::sort(total.latencies_us.begin(), total.latencies_us.end());
