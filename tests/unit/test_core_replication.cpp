@@ -56,6 +56,19 @@ Driver restored(NodeId self, std::size_t size, Term term, const std::vector<Term
   return Driver(o, core::Restored{{term, proto::kNoNode}, 0, 0, {}, log_of_terms(log_terms)});
 }
 
+// The leader of a cluster of one, batches ended by hand (auto_flush off), its
+// noop written and confirmed.
+Driver lone_leader() {
+  Driver d(1, 1);
+  d.auto_flush = false;
+  d.tick_until_pre_vote();
+  d.tick_until([](const Actions& a) { return !published<proto::Vote>(a).empty(); });
+  REQUIRE(d.node.role() == Role::leader);
+  d.flush();
+  d.confirm();
+  return d;
+}
+
 }  // namespace
 
 TEST_SUITE("core replication") {
@@ -142,13 +155,7 @@ TEST_CASE("each write is answered with the result of applying it") {
 }
 
 TEST_CASE("a cluster of one commits and answers a write once the shell has written it") {
-  Driver d(1, 1);
-  d.auto_flush = false;
-  d.tick_until_pre_vote();
-  d.tick_until([](const Actions& a) { return !published<proto::Vote>(a).empty(); });
-  REQUIRE(d.node.role() == Role::leader);
-  d.flush();
-  d.confirm();
+  auto d = lone_leader();
   d.from_client("c", put("alice", 1, "k", "v"));
   CHECK(client_replies(d.last).empty());
   d.flush();
@@ -468,13 +475,7 @@ TEST_CASE("a follower whose disk was full while the leader compacted gets the sn
 // A cluster of one counts its own copy only once the shell has written it: a
 // write the disk refused is never applied, so no read can see it.
 TEST_CASE("a cluster of one never applies a write its disk refused") {
-  Driver d(1, 1);
-  d.auto_flush = false;
-  d.tick_until_pre_vote();
-  d.tick_until([](const Actions& a) { return !published<proto::Vote>(a).empty(); });
-  REQUIRE(d.node.role() == Role::leader);
-  d.flush();
-  d.confirm();
+  auto d = lone_leader();
   d.from_client("c", put("alice", 1, "k", "lost"));
   d.flush();
   REQUIRE(written_entries(d.last).size() == 1);
