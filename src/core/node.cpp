@@ -41,7 +41,6 @@ Node::Node(Options options, Restored restored, std::uint64_t seed)
 
 Actions Node::step(const Event& event) {
   out_.clear();
-  if (!std::holds_alternative<StorageFailed>(event)) count_written();
   std::visit(
       [this](const auto& e) {
         using E = std::decay_t<decltype(e)>;
@@ -231,16 +230,11 @@ void Node::become_leader() {
 
 Actions Node::confirm_writes() {
   out_.clear();
-  count_written();
+  if (confirmed_written_ < written_index_) {
+    confirmed_written_ = written_index_;
+    advance_commit();
+  }
   return std::move(out_);
-}
-
-// Every write handed to the shell before this event was carried out (a
-// failed one would have come back as StorageFailed first).
-void Node::count_written() {
-  if (confirmed_written_ >= written_index_) return;
-  confirmed_written_ = written_index_;
-  advance_commit();
 }
 
 void Node::set_leader(NodeId leader) {

@@ -80,10 +80,10 @@ class Node {
   std::size_t pending() const { return pending_.size(); }
   const Log& log() const { return log_; }
   std::uint64_t commit_index() const { return commit_index_; }
-  // True while the leader's last write has not been confirmed by a later
-  // event. The shell, once it has carried out a batch's writes without a
-  // failure, calls confirm_writes(): the leader counts its own copy, and a
-  // cluster of one commits without waiting for the next message or timer.
+  // True while the leader has log writes that the shell has not yet
+  // reported durable. The shell calls confirm_writes() after each sync that
+  // succeeded (after the writes, in mode `never`): only then does the leader
+  // count its own copy towards a majority. A cluster of one commits there.
   bool awaiting_own_write() const { return role_ == proto::Role::leader && confirmed_written_ < written_index_; }
   Actions confirm_writes();
   std::uint64_t applied_index() const { return machine_.applied_index(); }
@@ -158,7 +158,6 @@ class Node {
   void become_follower(NodeId leader, const char* reason);
   void become_leader();
   void set_leader(NodeId leader);
-  void count_written();
   void change_role(proto::Role role, const char* reason);
   void reset_election_timer();
   bool leader_is_alive() const;
@@ -271,10 +270,11 @@ class Node {
   store::StateMachine machine_;
   std::uint64_t commit_index_ = 0;
   std::uint64_t written_index_ = 0;   // entries handed to the shell to write
-  // written_index_ as of the start of the current event: the shell has carried
-  // those writes out (a failed one comes back as StorageFailed before any
-  // other event). The leader counts only these as its own copy, so it never
-  // commits, applies or answers a read from an entry its disk refused.
+  // The part of written_index_ the shell has reported synced
+  // (confirm_writes). The leader counts only these as its own copy, so no
+  // entry commits, is applied or is announced as committed to followers
+  // while it is on the leader's disk only in the page cache — a machine crash
+  // could still take it — nor when the disk refused it.
   std::uint64_t confirmed_written_ = 0;
   std::uint64_t last_append_at_ = 0;  // follower: when the leader's last append came
   std::string snapshot_;              // the newest snapshot's bytes (sent to laggards)

@@ -42,6 +42,7 @@ void NodeLoop::step(const core::Event& event) {
     storage_events_.pop_back();
     step(event_back);
   }
+  confirm_synced_writes();
   // Sends that could not leave are reported back once the batch is done,
   // never from inside it.
   while (!undeliverable_.empty()) {
@@ -65,12 +66,7 @@ void NodeLoop::end_batch() {
     storage_events_.pop_back();
     step(event);
   }
-  // The batch's writes are done (a failure was reported just above): the
-  // leader may now count its own copy, which commits at once in a cluster
-  // of one.
-  if (fatal_.empty() && node_.awaiting_own_write()) {
-    for (const auto& action : node_.confirm_writes()) carry_out(action);
-  }
+  confirm_synced_writes();
   if (fatal_.empty() && !outbox_.empty()) end_batch();
 }
 
@@ -88,6 +84,15 @@ void NodeLoop::sync_and_release() {
       refuse_after_failure(action);
     }
   }
+}
+
+// Once everything written is on disk (mode `never`: written) and every failed
+// write has been reported to the core, the leader may count its own copy; a
+// cluster of one commits here.
+void NodeLoop::confirm_synced_writes() {
+  if (!fatal_.empty() || !storage_events_.empty() || log_store_.sync_pending()) return;
+  if (!node_.awaiting_own_write()) return;
+  for (const auto& action : node_.confirm_writes()) carry_out(action);
 }
 
 namespace {

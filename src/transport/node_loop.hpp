@@ -71,6 +71,7 @@ class NodeLoop {
   void send(const core::Action& action);
   void end_batch();
   void sync_and_release();
+  void confirm_synced_writes();
   void refuse_after_failure(const core::Action& action);
   bool store_state(const core::DurableState& state);
   void retry_unsaved_state();
