@@ -26,9 +26,12 @@ void NodeLoop::step(const core::Event& event) {
   // The core learns how much time passed before every event, not only once
   // per poll: a process frozen in the middle of a batch of requests (SIGSTOP,
   // a stalled VM) must see the pause before it handles the rest of the batch.
-  if (!std::holds_alternative<core::Tick>(event)) advance_time();
+  const bool failure = std::holds_alternative<core::StorageFailed>(event);
+  if (!std::holds_alternative<core::Tick>(event) && !failure) advance_time();
   write_failed_ = false;
-  for (const auto& action : node_.step(event)) {
+  auto actions = node_.step(event);
+  if (failure) --unreported_failures_;  // the core has heard it
+  for (const auto& action : actions) {
     if (fatal_.empty()) {
       carry_out(action);
     } else {
@@ -90,7 +93,7 @@ void NodeLoop::sync_and_release() {
 // write has been reported to the core, the leader may count its own copy; a
 // cluster of one commits here.
 void NodeLoop::confirm_synced_writes() {
-  if (!fatal_.empty() || !storage_events_.empty() || log_store_.sync_pending()) return;
+  if (!fatal_.empty() || unreported_failures_ > 0 || log_store_.sync_pending()) return;
   if (!node_.awaiting_own_write()) return;
   for (const auto& action : node_.confirm_writes()) carry_out(action);
 }
@@ -143,6 +146,7 @@ void NodeLoop::store(const core::Action& action) {
                       append->entries.front().index, append->entries.back().index, *error, held);
       }
       storage_events_.push_back(core::StorageFailed{log_store_.last_index(), *error});
+      ++unreported_failures_;
     }
   } else if (const auto* truncate = std::get_if<core::TruncateLog>(&action)) {
     if (auto error = log_store_.truncate_from(truncate->from)) fatal_ = "cannot truncate the log: " + *error;

@@ -84,6 +84,17 @@ std::variant<std::unique_ptr<NodeLoop>, std::string> NodeLoop::create(const conf
                                                                        std::uint64_t seed) {
   if (cluster.find(self) == nullptr) return "node " + std::to_string(self) + " is not in " + cluster.source.string();
   const auto node_dir = cluster.data_dir / ("node-" + std::to_string(self));
+  StateFile state_file(node_dir);
+  std::error_code ec;
+  const bool state_exists = std::filesystem::exists(state_file.path(), ec);
+  if (state_exists && !std::filesystem::exists(node_dir / "log", ec)) {
+    // The log directory is created before the state file is first written,
+    // so it was lost. With an empty log the node could help elect a leader
+    // that lacks entries it had acknowledged.
+    return (node_dir / "log").string() + " is missing but " + state_file.path().string() +
+           " exists: the node's log is lost; restore it, or (only while every other node is up and healthy) "
+           "remove " + node_dir.string() + " so that the node rejoins empty and catches up from the leader";
+  }
   // The log comes first: opening it takes the directory's lock, so a second
   // process started with the same id stops here, before it could write an
   // old term or vote back over the running node's state file.
@@ -93,15 +104,13 @@ std::variant<std::unique_ptr<NodeLoop>, std::string> NodeLoop::create(const conf
   auto opened = storage::LogStore::open(node_dir / "log", mode);
   if (auto* error = std::get_if<std::string>(&opened)) return "cannot open the log: " + *error;
   auto& [log_store, recovery] = std::get<0>(opened);
-  StateFile state_file(node_dir);
-  std::error_code ec;
-  const bool state_exists = std::filesystem::exists(state_file.path(), ec);
   if (!state_exists && (recovery.snapshot || !recovery.entries.empty())) {
     // Term and vote are written before any entry, so a log without them means
     // the file was lost; starting at term 0 could vote twice in a term.
     return state_file.path().string() + " is missing but the log in " + (node_dir / "log").string() +
-           " holds entries: the node's term and vote are lost; restore the file, or empty the node's data "
-           "directory so that it rejoins as a new member and catches up from the leader";
+           " holds entries: the node's term and vote are lost; restore the file, or (only while every other "
+           "node is up and healthy) remove " + node_dir.string() + " so that the node rejoins empty and "
+           "catches up from the leader";
   }
   auto loaded = state_file.load();
   if (auto* error = std::get_if<std::string>(&loaded)) return *error;

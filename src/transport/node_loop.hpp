@@ -100,6 +100,9 @@ class NodeLoop {
   std::optional<core::DurableState> unsaved_state_;
   std::chrono::steady_clock::time_point next_state_retry_{};
   std::vector<core::Event> storage_events_;  // to report after the current step
+  // Failed writes not yet stepped into the core (popped from storage_events_
+  // or not): until it has heard them, it must not count its own writes.
+  int unreported_failures_ = 0;
 
   zmq::context_t context_{1};
   zmq::socket_t election_pub_;

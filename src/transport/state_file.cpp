@@ -94,7 +94,8 @@ std::variant<core::DurableState, std::string> StateFile::load() const {
       checksum(std::string_view(text).substr(0, footer)) != stored_sum) {
     return path_.string() +
            ": state file is damaged (refusing to start: a fresh state could vote twice in a term; "
-           "restore it or remove the node's directory to rejoin as a new member)";
+           "restore it, or, only while every other node is up and healthy, remove the node's directory so "
+           "that it rejoins empty)";
   }
   return state;
 }

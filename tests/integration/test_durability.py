@@ -358,6 +358,38 @@ class DurabilityTest(harness.ClusterTest):
         self.assertGreaterEqual(stored, new_term)
         history.check(self, cluster.dir)
 
+    def test_a_cluster_of_one_never_shows_a_write_its_disk_refused(self):
+        """Room for a noop but not for the put: the put fails, is retried
+        (same request id) into a new term whose noop does fit, and must still
+        fail — never be applied, answered ok, or read back."""
+        cluster = StoreCluster(self, fsync="always", size=1)
+        cluster.start()
+        cluster.wait_for_leader()
+        history = History()
+        with rp.Client(cluster.context, [cluster.endpoint(1)], client_id="one", timeout_ms=1500,
+                       attempts=4) as client:
+            self.assertEqual(history.run(client, "put", key="k", value="v1")["status"], "ok")
+            segment = max(cluster.log_dir(1).glob("*.seg"))
+            pid = cluster.nodes[1].popen.pid
+            subprocess.run(["prlimit", f"--pid={pid}", f"--fsize={segment.stat().st_size + 100}:unlimited"],
+                           check=True)
+            reply = history.run(client, "put", key="k", value="v2-" + "x" * 120)
+            self.assertNotEqual(reply and reply["status"], "ok", reply)
+            reply = history.run(client, "get", key="k")
+            if reply is not None and reply["status"] == "ok":
+                self.assertEqual(reply["value"], b"v1", "a write the disk refused is visible")
+            subprocess.run(["prlimit", f"--pid={pid}", "--fsize=unlimited:unlimited"], check=True)
+            reply = wait_until(lambda: (lambda r: r if r and r["status"] == "ok" else None)(
+                history.run(client, "get", key="k")), 10, "the node serving again")
+            self.assertEqual(reply["value"], b"v1")
+        self.assertEqual(cluster.stop(1)[0], 0)
+        cluster.start(1)
+        cluster.wait_for_leader()
+        with rp.Client(cluster.context, [cluster.endpoint(1)], client_id="after", timeout_ms=3000) as client:
+            reply = history.run(client, "get", key="k")
+            self.assertEqual((reply["status"], reply["value"]), ("ok", b"v1"), reply)
+        history.check(self, cluster.dir)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -435,6 +435,22 @@ class StateFileTest(harness.ClusterTest):
         self.assertFalse(path.exists(), "the refused start created a fresh state file")
         report(f"example: {result.stderr.strip()}")
 
+    def test_a_missing_log_beside_a_state_file_is_refused(self):
+        cluster = self.cluster(1)
+        cluster.start()
+        cluster.wait_for_leader()
+        with proto.Client(cluster.context, [cluster.endpoint(1)], client_id="before") as client:
+            self.assertEqual(client.put("k", "v")["status"], "ok")
+        self.assertEqual(cluster.stop(1)[0], 0)
+        log = cluster.state_file(1).parent / "log"
+        harness.shutil.rmtree(log)
+        result = run_bounded(self, [binary("relay-node"), "--config", cluster.config, "--id", "1"])
+        self.assertNotEqual(result.returncode, 0, "started with an empty log although it had taken part")
+        self.assertEqual(len(result.stderr.strip().splitlines()), 1, result.stderr)
+        self.assertIn(str(log), result.stderr)
+        self.assertIn("missing", result.stderr)
+        self.assertFalse(log.exists(), "the refused start created a fresh log")
+
     def test_restarted_nodes_keep_their_term(self):
         cluster = self.cluster(3)
         cluster.start()
