@@ -418,38 +418,29 @@ class StateFileTest(harness.ClusterTest):
                          "the refused process wrote the running node's state file")
         self.assertTrue(cluster.nodes[1].running())
 
-    def test_a_missing_state_file_beside_a_log_with_entries_is_refused(self):
-        cluster = self.cluster(1)
-        cluster.start()
-        cluster.wait_for_leader()
-        with proto.Client(cluster.context, [cluster.endpoint(1)], client_id="before") as client:
-            self.assertEqual(client.put("k", "v")["status"], "ok")
-        self.assertEqual(cluster.stop(1)[0], 0)
-        path = cluster.state_file(1)
-        path.unlink()
-        result = run_bounded(self, [binary("relay-node"), "--config", cluster.config, "--id", "1"])
-        self.assertNotEqual(result.returncode, 0, "started at term 0 over a log that has entries")
-        self.assertEqual(len(result.stderr.strip().splitlines()), 1, result.stderr)
-        self.assertIn(str(path), result.stderr)
-        self.assertIn("missing", result.stderr)
-        self.assertFalse(path.exists(), "the refused start created a fresh state file")
-        report(f"example: {result.stderr.strip()}")
-
-    def test_a_missing_log_beside_a_state_file_is_refused(self):
-        cluster = self.cluster(1)
-        cluster.start()
-        cluster.wait_for_leader()
-        with proto.Client(cluster.context, [cluster.endpoint(1)], client_id="before") as client:
-            self.assertEqual(client.put("k", "v")["status"], "ok")
-        self.assertEqual(cluster.stop(1)[0], 0)
-        log = cluster.state_file(1).parent / "log"
-        harness.shutil.rmtree(log)
-        result = run_bounded(self, [binary("relay-node"), "--config", cluster.config, "--id", "1"])
-        self.assertNotEqual(result.returncode, 0, "started with an empty log although it had taken part")
-        self.assertEqual(len(result.stderr.strip().splitlines()), 1, result.stderr)
-        self.assertIn(str(log), result.stderr)
-        self.assertIn("missing", result.stderr)
-        self.assertFalse(log.exists(), "the refused start created a fresh log")
+    def test_a_lost_half_of_the_data_directory_is_refused(self):
+        """The log directory is created before the state is first written, and
+        the state before any entry: either one alone means the other was lost."""
+        remove = {
+            "state": lambda node_dir: (node_dir / "state").unlink(),
+            "log": lambda node_dir: harness.shutil.rmtree(node_dir / "log"),
+        }
+        for lost, remover in remove.items():
+            with self.subTest(lost=lost):
+                cluster = self.cluster(1)
+                cluster.start()
+                cluster.wait_for_leader()
+                with proto.Client(cluster.context, [cluster.endpoint(1)], client_id="before") as client:
+                    self.assertEqual(client.put("k", "v")["status"], "ok")
+                self.assertEqual(cluster.stop(1)[0], 0)
+                node_dir = cluster.state_file(1).parent
+                remover(node_dir)
+                result = run_bounded(self, [binary("relay-node"), "--config", cluster.config, "--id", "1"])
+                self.assertNotEqual(result.returncode, 0, f"started without its {lost}")
+                self.assertEqual(len(result.stderr.strip().splitlines()), 1, result.stderr)
+                self.assertIn(f"{node_dir / lost} is missing", result.stderr)
+                self.assertFalse((node_dir / lost).exists(), f"the refused start created a fresh {lost}")
+                report(f"example: {result.stderr.strip()}")
 
     def test_restarted_nodes_keep_their_term(self):
         cluster = self.cluster(3)
