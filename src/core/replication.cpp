@@ -562,11 +562,13 @@ void Node::on_snapshot(NodeId from, const proto::Snapshot& message) {
 }
 
 // A follower tells its leader where it is whenever the leader has not sent it
-// anything for a heartbeat interval: the leader answers on the connection the
-// hello came on, which is how it learns where to send.
+// anything for two heartbeat intervals: the leader answers on the connection
+// the hello came on, which is how it learns where to send. (One interval
+// would race the leader's own heartbeat, which arrives every interval give or
+// take a millisecond, and double the traffic of an idle cluster.)
 void Node::say_hello() {
   if (role_ != Role::follower || leader_ == proto::kNoNode || leader_ == options_.self) return;
-  if (now_ - last_append_at_ < options_.heartbeat_ticks && last_append_at_ != 0) return;
+  if (now_ - last_append_at_ < 2 * options_.heartbeat_ticks && last_append_at_ != 0) return;
   out_.push_back(SendToPeer{leader_, proto::AppendReply{durable_.term, options_.self, false, log_.last_index(), 0}});
 }
 
