@@ -102,10 +102,7 @@ std::optional<std::pair<std::uint64_t, std::uint64_t>> find_resumed_log(std::str
                                                                         std::uint64_t index) {
   static const std::uint64_t kMinRecordBytes = record_bytes(proto::Entry{});
   for (std::uint64_t at = bad + 1; at + kRecordHeaderBytes <= bytes.size(); ++at) {
-    std::uint64_t candidate = 0;
-    for (std::size_t i = 0; i < 8; ++i) {
-      candidate |= std::uint64_t{static_cast<unsigned char>(bytes[at + 8 + i])} << (8 * i);
-    }
+    const std::uint64_t candidate = record_index_field(bytes.substr(at));
     // At most one record per kMinRecordBytes fits between the two.
     if (candidate <= index || candidate - index > (at - bad) / kMinRecordBytes + 1) continue;
     const RecordRead read = decode_record(bytes.substr(at));

@@ -96,6 +96,8 @@ void encode_record(const proto::Entry& entry, std::string& out) {
   for (std::size_t i = 0; i < 4; ++i) out[start + 4 + i] = static_cast<char>(static_cast<unsigned char>(crc >> (8 * i)));
 }
 
+std::uint64_t record_index_field(std::string_view bytes) { return get_le(bytes, 8, 8); }
+
 RecordRead decode_record(std::string_view bytes) {
   RecordRead read;
   if (bytes.size() < 8) {

@@ -48,6 +48,10 @@ struct RecordRead {
 // Decodes the record at the start of `bytes` (which runs to the end of the file).
 RecordRead decode_record(std::string_view bytes);
 
+// The index field of a record that would start at `bytes`, unchecked; needs
+// bytes.size() >= kRecordHeaderBytes. For scanning damaged files cheaply.
+std::uint64_t record_index_field(std::string_view bytes);
+
 const char* to_string(RecordStatus status);
 
 // The header of a snapshot file holding `data` (written right after it).
