@@ -77,6 +77,14 @@ core::Options core_options(const config::Cluster& cluster, proto::NodeId self) {
 }
 
 
+// The start-up error for a data directory that lost one of its two halves.
+std::string half_lost(const std::filesystem::path& missing, const std::string& evidence, const char* lost,
+                      const std::filesystem::path& node_dir) {
+  return missing.string() + " is missing but " + evidence + ": the node's " + lost +
+         "; restore it, or (only while every other node is up and healthy) remove " + node_dir.string() +
+         " so that the node rejoins empty and catches up from the leader";
+}
+
 }  // namespace
 
 std::variant<std::unique_ptr<NodeLoop>, std::string> NodeLoop::create(const config::Cluster& cluster,
@@ -91,9 +99,7 @@ std::variant<std::unique_ptr<NodeLoop>, std::string> NodeLoop::create(const conf
     // The log directory is created before the state file is first written,
     // so it was lost. With an empty log the node could help elect a leader
     // that lacks entries it had acknowledged.
-    return (node_dir / "log").string() + " is missing but " + state_file.path().string() +
-           " exists: the node's log is lost; restore it, or (only while every other node is up and healthy) "
-           "remove " + node_dir.string() + " so that the node rejoins empty and catches up from the leader";
+    return half_lost(node_dir / "log", state_file.path().string() + " exists", "log is lost", node_dir);
   }
   // The log comes first: opening it takes the directory's lock, so a second
   // process started with the same id stops here, before it could write an
@@ -107,10 +113,8 @@ std::variant<std::unique_ptr<NodeLoop>, std::string> NodeLoop::create(const conf
   if (!state_exists && (recovery.snapshot || !recovery.entries.empty())) {
     // Term and vote are written before any entry, so a log without them means
     // the file was lost; starting at term 0 could vote twice in a term.
-    return state_file.path().string() + " is missing but the log in " + (node_dir / "log").string() +
-           " holds entries: the node's term and vote are lost; restore the file, or (only while every other "
-           "node is up and healthy) remove " + node_dir.string() + " so that the node rejoins empty and "
-           "catches up from the leader";
+    return half_lost(state_file.path(), "the log in " + (node_dir / "log").string() + " holds entries",
+                     "term and vote are lost", node_dir);
   }
   auto loaded = state_file.load();
   if (auto* error = std::get_if<std::string>(&loaded)) return *error;
