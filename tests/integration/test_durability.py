@@ -23,6 +23,13 @@ import relay_proto as rp
 from harness import wait_until
 
 
+def limit_file_size(pid, size):
+    """No file of process `pid` may grow past `size` bytes (EFBIG, as on a
+    full disk); None lifts the limit."""
+    limit = "unlimited" if size is None else str(size)
+    subprocess.run(["prlimit", f"--pid={pid}", f"--fsize={limit}:unlimited"], check=True)
+
+
 class StoreCluster(harness.Cluster):
     """A cluster whose [cluster] section also sets fsync and snapshot_bytes."""
 
@@ -298,7 +305,7 @@ class DurabilityTest(harness.ClusterTest):
         # The log can grow no more (writes past the segment's size fail with
         # EFBIG, as on a full disk); the small state file still fits.
         segment = max(cluster.log_dir(leader).glob("*.seg"))
-        subprocess.run(["prlimit", f"--pid={pid}", f"--fsize={segment.stat().st_size}:unlimited"], check=True)
+        limit_file_size(pid, segment.stat().st_size)
         with rp.Client(cluster.context, [cluster.endpoint(i) for i in cluster.ids], client_id="full",
                        timeout_ms=3000, attempts=6) as client:
             for i in range(20):
@@ -312,7 +319,7 @@ class DurabilityTest(harness.ClusterTest):
             reply = history.run(client, "get", key="f19")
             self.assertEqual(reply["status"], "ok", reply)
             self.assertEqual(reply["value"], b"v19")
-        subprocess.run(["prlimit", f"--pid={pid}", "--fsize=unlimited:unlimited"], check=True)
+        limit_file_size(pid, None)
         target = cluster.status(new_leader)["commit_index"]
         wait_until(lambda: (cluster.status(leader) or {}).get("applied_index", 0) >= target, 10,
                    "the node catching up once it can write")
@@ -331,7 +338,7 @@ class DurabilityTest(harness.ClusterTest):
         # No file can grow past 16 bytes: the state file (term and vote) cannot
         # be written, nor the log (nor the node's own output file, so what it
         # says about it is read afterwards).
-        subprocess.run(["prlimit", f"--pid={pid}", "--fsize=16:unlimited"], check=True)
+        limit_file_size(pid, 16)
         cluster.kill(leader)
         log = cluster.nodes[quiet]
         # It hears the other survivor's ballot of a later term, adopts the term
@@ -345,7 +352,7 @@ class DurabilityTest(harness.ClusterTest):
         self.assertIsNotNone(cluster.status(quiet), "it still answers its clients")
         stored = int(re.search(r"^term (\d+)$", cluster.state_file(quiet).read_text(), re.M).group(1))
         self.assertEqual(stored, term, "the state file changed although it could not be written")
-        subprocess.run(["prlimit", f"--pid={pid}", "--fsize=unlimited:unlimited"], check=True)
+        limit_file_size(pid, None)
         new_leader, new_term = cluster.wait_for_leader([quiet, other], timeout=10)
         self.assertGreater(new_term, term)
         wait_until(lambda: "speaking to its peers again" in log.output(), 5, "the node speaking again",
@@ -371,14 +378,13 @@ class DurabilityTest(harness.ClusterTest):
             self.assertEqual(history.run(client, "put", key="k", value="v1")["status"], "ok")
             segment = max(cluster.log_dir(1).glob("*.seg"))
             pid = cluster.nodes[1].popen.pid
-            subprocess.run(["prlimit", f"--pid={pid}", f"--fsize={segment.stat().st_size + 100}:unlimited"],
-                           check=True)
+            limit_file_size(pid, segment.stat().st_size + 100)
             reply = history.run(client, "put", key="k", value="v2-" + "x" * 120)
             self.assertNotEqual(reply and reply["status"], "ok", reply)
             reply = history.run(client, "get", key="k")
             if reply is not None and reply["status"] == "ok":
                 self.assertEqual(reply["value"], b"v1", "a write the disk refused is visible")
-            subprocess.run(["prlimit", f"--pid={pid}", "--fsize=unlimited:unlimited"], check=True)
+            limit_file_size(pid, None)
             reply = wait_until(lambda: (lambda r: r if r and r["status"] == "ok" else None)(
                 history.run(client, "get", key="k")), 10, "the node serving again")
             self.assertEqual(reply["value"], b"v1")
